@@ -1,0 +1,242 @@
+"""Typed configuration: params.yaml -> frozen dataclasses.
+
+One file (params.yaml) holds every hyperparameter. `load_config` reads it, applies dotted
+overrides (``train.lambda_fm=0``) and checks every key and type, so a typo is an error that
+names the key instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
+
+import yaml
+
+from spagan.errors import SpaganError
+
+
+class ConfigError(SpaganError, ValueError):
+    """A params file or override is invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    demo_seed: int = 0
+    demo_size: int = 64
+    demo_train_per_domain: int = 120
+    demo_test_per_domain: int = 30
+    demo_planted_duplicates: int = 3
+    demo_planted_broken: int = 3
+    min_size: int = 32
+    max_pixels: int = 89_478_485
+    phash_threshold: int = 6
+    min_images_per_split: int = 4
+    balance_max_ratio: float = 3.0
+    max_quarantine_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    ngf: int = 64
+    ndf: int = 64
+    n_blocks: int = 9
+    n_layers_d: int = 3
+    attention: bool = True
+    attention_detach: bool = True
+    attention_interp: Literal["bilinear", "nearest", "bicubic"] = "bilinear"
+    attention_features: Literal["post_act", "pre_act"] = "post_act"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    image_size: int = 256
+    load_size: int = 286
+    batch_size: int = 1
+    epochs: int = 100
+    epochs_decay: int = 100
+    max_steps: int = 0
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    gan_mode: Literal["lsgan", "vanilla"] = "lsgan"
+    lambda_cyc: float = 10.0
+    lambda_idt: float = 0.5
+    lambda_fm: float = 1.0
+    fm_pairing: Literal["identity", "attended"] = "identity"
+    pool_size: int = 50
+    checkpoint_every: int = 1000
+    log_every: int = 1
+    num_workers: int = 0
+    amp: Literal["auto", "on", "off"] = "auto"
+    channels_last: Literal["auto", "on", "off"] = "auto"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    seed: int = 0
+    inception_weights: str = "torchvision"
+    weights_dir: str = ""
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    batch_size: int = 16
+    gallery_size: int = 8
+    regression_threshold: float = 0.5
+    schedule_cron: str = "0 3 * * *"
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (JSON/YAML-serialisable)."""
+        return dataclasses.asdict(self)
+
+    def digest(self, *sections: str) -> str:
+        """Short sha256 of the given sections (all if none), for versioning and lineage."""
+        d = self.to_dict()
+        picked = {s: d[s] for s in (sections or d.keys())}
+        return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _check_value(key: str, value: Any, tp: Any) -> Any:
+    """Return `value` checked (and widened int->float) against the annotation `tp`."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, allowed))}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {type(value).__name__} {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {type(value).__name__} {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):  # pragma: no cover - not used yet
+        for arg in typing.get_args(tp):
+            try:
+                return _check_value(key, value, arg)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: {value!r} does not match {tp}")
+    raise ConfigError(f"{key}: unsupported type {tp}")  # pragma: no cover
+
+
+def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.') or 'params'}: expected a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(prefix + str(k) for k in unknown)} "
+            f"(known: {', '.join(sorted(names))})"
+        )
+    kwargs = {}
+    for name, value in raw.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, value or {}, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _check_value(prefix + name, value, tp)
+    return cls(**kwargs)
+
+
+def parse_overrides(overrides: Sequence[str] | Mapping[str, Any] | None) -> dict[str, Any]:
+    """Turn ``["train.lambda_fm=0", ...]`` (or a flat dict) into a nested dict; values parsed as YAML."""
+    if not overrides:
+        return {}
+    items: list[tuple[str, Any]]
+    if isinstance(overrides, Mapping):
+        items = list(overrides.items())
+    else:
+        items = []
+        for item in overrides:
+            if "=" not in item:
+                raise ConfigError(f"override {item!r}: expected section.key=value")
+            key, text = item.split("=", 1)
+            try:
+                value = yaml.safe_load(text) if text.strip() else ""
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"override {key}: cannot parse {text!r}: {exc}") from None
+            items.append((key.strip(), value))
+    nested: dict[str, Any] = {}
+    for key, value in items:
+        parts = key.split(".")
+        if len(parts) < 2 or not all(parts):
+            raise ConfigError(f"override {key!r}: expected section.key (for example train.lambda_fm)")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {key!r}: {part} is not a section")
+        node[parts[-1]] = value
+    return nested
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _merge(dict(out[k]), v)
+        else:
+            out[k] = v
+    return out
+
+
+def config_from_dict(raw: Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any] | None = None) -> Config:
+    """Build a checked Config from a nested dict plus optional dotted overrides."""
+    return _build(Config, _merge(dict(raw or {}), parse_overrides(overrides)), "")
+
+
+def load_config(
+    path: str | Path | None = "params.yaml", overrides: Sequence[str] | Mapping[str, Any] | None = None
+) -> Config:
+    """Read params.yaml (or only defaults if `path` is None) and apply dotted overrides.
+
+    Raises ConfigError naming the file and key on a missing file, bad YAML, an unknown key
+    or a wrong type.
+    """
+    raw: Any = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"{p}: params file not found")
+        try:
+            raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{p}: expected a mapping of sections at the top level")
+    try:
+        return config_from_dict(raw, overrides)
+    except ConfigError as exc:
+        where = f"{path}: " if path is not None else ""
+        raise ConfigError(f"{where}{exc}") from None
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML (next to a run, for the record)."""
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
