@@ -118,6 +118,12 @@ def _check_value(key: str, value: Any, tp: Any) -> Any:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, allowed))}")
         return value
     if tp is float:
+        if isinstance(value, str):
+            # YAML 1.1 (PyYAML) reads 2e-4 (no dot) as a string; accept it as the number it is.
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
         return float(value)

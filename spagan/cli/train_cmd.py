@@ -1,0 +1,47 @@
+"""`spagan train`: train SPA-GAN from params.yaml on a CycleGAN-layout folder."""
+
+import argparse
+import json
+
+from tqdm import tqdm
+
+from spagan.config import load_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train SPA-GAN (or the CycleGAN baseline) on trainA/ trainB/")
+    p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    p.add_argument("--data", required=True, help="folder with trainA/ and trainB/")
+    p.add_argument("--out", required=True, help="run folder: checkpoint, logs, resolved config")
+    p.add_argument("--resume", nargs="?", const="strict", choices=("strict", "auto"), default=None,
+                   help="continue from OUT/checkpoint.pt (auto: only if its config matches, else start fresh)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a param, e.g. --set train.lambda_fm=0 (repeatable)")
+    p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda[:N]")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.params, args.overrides)
+    if args.dry_run:
+        print(json.dumps(cfg.to_dict(), indent=2))
+        return 0
+    from spagan.train import result_dict, train  # torch import only when training
+
+    resume = {"strict": True, "auto": "auto", None: False}[args.resume]
+    bar = tqdm(desc="train", unit="step", dynamic_ncols=True)
+
+    def on_progress(info: dict) -> None:
+        bar.total = info["total_steps"]
+        bar.n = info["step"]
+        bar.set_postfix(G=f"{info['G']:.3f}", D=f"{info['D_A'] + info['D_B']:.3f}", lr=f"{info['lr']:.2e}",
+                        img_s=f"{info['images_per_s']:.1f}", refresh=False)
+        bar.refresh()
+
+    try:
+        result = train(cfg, args.data, args.out, device=args.device, resume=resume, on_progress=on_progress)
+    finally:
+        bar.close()
+    print(json.dumps(result_dict(result), indent=2))
+    return 0

@@ -1,0 +1,28 @@
+"""`spagan translate`: translate a folder with the attention of the source discriminator."""
+
+import argparse
+
+from tqdm import tqdm
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("translate", help="translate every image of a folder with a trained checkpoint")
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
+    p.add_argument("--direction", required=True, choices=("a2b", "b2a"))
+    p.add_argument("--input", required=True, help="folder of images")
+    p.add_argument("--output", required=True, help="folder for the translations (PNG)")
+    p.add_argument("--save-attention", action="store_true", help="also write <name>_attention.png")
+    p.add_argument("--size", type=int, default=None, help="resize to SIZE x SIZE (default: training size)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spagan.translate import translate_folder
+
+    with tqdm(desc="translate", unit="img", dynamic_ncols=True) as bar:
+        written = translate_folder(args.checkpoint, args.direction, args.input, args.output,
+                                   save_attention=args.save_attention, size=args.size, device=args.device,
+                                   on_image=lambda _p: bar.update(1))
+    print(f"translated {len(written)} images into {args.output}")
+    return 0

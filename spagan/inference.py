@@ -1,0 +1,72 @@
+"""Test-time translation as the paper does it: the source-domain discriminator's attention
+map multiplies the input before the generator (so checkpoints keep D_A and D_B)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from spagan.checkpoint import load_checkpoint, file_sha256, CHECKPOINT_NAME
+from spagan.config import Config, config_from_dict
+from spagan.device import pick_device
+from spagan.errors import SpaganError
+from spagan.models import apply_attention, build_networks
+
+DIRECTIONS = ("a2b", "b2a")
+
+
+@dataclass
+class Translation:
+    """Outputs for a batch: attention of the source discriminator, translation, reconstruction."""
+
+    attention: torch.Tensor  # [N, 1, H, W] in [0, 1] (all ones when attention is off)
+    fake: torch.Tensor       # [N, 3, H, W] in [-1, 1]
+    rec: torch.Tensor        # [N, 3, H, W] in [-1, 1]
+
+
+class Translator:
+    """Trained G, F, D_A, D_B in eval mode; `run(x, direction)` translates a batch."""
+
+    def __init__(self, cfg: Config, networks_state: dict, device: str | torch.device = "auto",
+                 checkpoint_sha256: str = ""):
+        self.cfg = cfg
+        self.device = pick_device(device)
+        self.nets = build_networks(cfg.model)
+        for name, module in self.nets.modules().items():
+            module.load_state_dict(networks_state[name])
+            module.to(self.device).eval()
+        self.image_size = cfg.train.image_size
+        self.checkpoint_sha256 = checkpoint_sha256
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto") -> "Translator":
+        """Load a training checkpoint (file or run folder); weights_only=True."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / CHECKPOINT_NAME
+        state = load_checkpoint(path)
+        try:
+            cfg = config_from_dict(state["config"])
+        except SpaganError as exc:
+            raise SpaganError(f"{path}: stored config is invalid: {exc}") from None
+        return cls(cfg, state["networks"], device, checkpoint_sha256=file_sha256(path))
+
+    @torch.no_grad()
+    def run(self, x: torch.Tensor, direction: str) -> Translation:
+        """Translate x ([N, 3, H, W] in [-1, 1], H and W multiples of 4) in `direction`."""
+        if direction not in DIRECTIONS:
+            raise SpaganError(f"direction must be a2b or b2a, got {direction!r}")
+        if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] % 4 or x.shape[3] % 4:
+            raise SpaganError(f"expected images [N, 3, H, W] with H, W multiples of 4, got {tuple(x.shape)}")
+        n = self.nets
+        gen, back, d_src, d_tgt = (n.G, n.F, n.D_A, n.D_B) if direction == "a2b" else (n.F, n.G, n.D_B, n.D_A)
+        x = x.to(self.device)
+        if self.cfg.model.attention:
+            attn = d_src.attention(x)
+            fake = gen(apply_attention(x, attn))
+            rec = back(apply_attention(fake, d_tgt.attention(fake)))
+        else:
+            attn = torch.ones_like(x[:, :1])
+            fake = gen(x)
+            rec = back(fake)
+        return Translation(attention=attn, fake=fake, rec=rec)

@@ -1,0 +1,15 @@
+"""SPA-GAN networks: CycleGAN's backbone plus discriminator-derived spatial attention."""
+
+from spagan.models.attention import apply_attention, attention_from_features
+from spagan.models.discriminator import Discriminator
+from spagan.models.generator import Generator
+from spagan.models.networks import Networks, build_networks
+
+__all__ = [
+    "Discriminator",
+    "Generator",
+    "Networks",
+    "apply_attention",
+    "attention_from_features",
+    "build_networks",
+]

@@ -1,0 +1,53 @@
+"""The four networks of SPA-GAN / CycleGAN, built from ModelConfig and initialised as CycleGAN does."""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from spagan.config import ModelConfig
+from spagan.models.discriminator import Discriminator
+from spagan.models.generator import Generator
+
+
+@dataclass
+class Networks:
+    """G: A->B (the paper's G: X->Y), F: B->A, D_A (D_X, judges domain A), D_B (D_Y)."""
+
+    G: Generator
+    F: Generator
+    D_A: Discriminator
+    D_B: Discriminator
+
+    def modules(self) -> dict[str, nn.Module]:
+        """Name -> module, in a fixed order (checkpoint keys)."""
+        return {"G": self.G, "F": self.F, "D_A": self.D_A, "D_B": self.D_B}
+
+    def to(self, device: torch.device, memory_format: torch.memory_format = torch.contiguous_format) -> "Networks":
+        for m in self.modules().values():
+            m.to(device=device, memory_format=memory_format)
+        return self
+
+
+def init_weights(module: nn.Module, gain: float = 0.02) -> None:
+    """CycleGAN's 'normal' init: conv weights N(0, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def build_networks(cfg: ModelConfig) -> Networks:
+    """Create and initialise G, F, D_A, D_B (on the CPU) from the model config."""
+    nets = Networks(
+        G=Generator(ngf=cfg.ngf, n_blocks=cfg.n_blocks),
+        F=Generator(ngf=cfg.ngf, n_blocks=cfg.n_blocks),
+        D_A=Discriminator(ndf=cfg.ndf, n_layers=cfg.n_layers_d, attention_features=cfg.attention_features,
+                          attention_interp=cfg.attention_interp),
+        D_B=Discriminator(ndf=cfg.ndf, n_layers=cfg.n_layers_d, attention_features=cfg.attention_features,
+                          attention_interp=cfg.attention_interp),
+    )
+    for m in nets.modules().values():
+        init_weights(m)
+    return nets

@@ -1,0 +1,117 @@
+"""One SPA-GAN optimisation step (generators, then discriminators).
+
+Paper mapping: G: X->Y is `G` (A->B), F: Y->X is `F`, D_X is `D_A`, D_Y is `D_B`.
+Every generator input is attended with its source discriminator's map (Eq. 2): G sees
+A_{D_X}(.) * ., F sees A_{D_Y}(.) * ., in the forward, cycle and identity passes. The
+discriminators judge un-attended images.
+
+Discriminator passes are shared, not repeated: D_X(x) gives both x's attention map and the
+real-image logits of D_X's loss; D_Y(G(x_a)) gives both the adversarial logits of G's loss and
+the attention map of the cycle pass. The only extra passes over CycleGAN are the two maps of
+the identity inputs (no-grad when the map is detached). With attention off and lambda_fm = 0
+the step computes exactly CycleGAN's losses.
+"""
+
+import contextlib
+from collections.abc import Callable
+
+import torch
+
+from spagan.config import ModelConfig, TrainConfig
+from spagan.errors import SpaganError
+from spagan.image_pool import ImagePool
+from spagan.losses import cycle_loss, feature_map_loss, gan_loss, identity_loss
+from spagan.models import Networks, apply_attention
+
+
+class NonFiniteLoss(SpaganError):
+    """A loss became NaN or infinite; training stops before the weights are saved."""
+
+
+class SpaGanStep:
+    """Callable training step holding the networks, optimisers and image pools."""
+
+    def __init__(self, nets: Networks, model_cfg: ModelConfig, train_cfg: TrainConfig,
+                 opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
+                 pool_A: ImagePool, pool_B: ImagePool,
+                 autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext):
+        self.nets, self.m, self.t = nets, model_cfg, train_cfg
+        self.opt_G, self.opt_D = opt_G, opt_D
+        self.pool_A, self.pool_B = pool_A, pool_B
+        self.autocast = autocast
+        self.params_G = list(nets.G.parameters()) + list(nets.F.parameters())
+        self.params_D = list(nets.D_A.parameters()) + list(nets.D_B.parameters())
+
+    def _scored(self, D: torch.nn.Module, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(logits, attention map or None): one discriminator pass serving both."""
+        if not self.m.attention:
+            return D(img), None
+        logits, amap = D.forward_with_attention(img)
+        return logits, amap.detach() if self.m.attention_detach else amap
+
+    def _map(self, D: torch.nn.Module, img: torch.Tensor) -> torch.Tensor | None:
+        """Attention map only (identity inputs, which D does not otherwise score)."""
+        if not self.m.attention:
+            return None
+        if self.m.attention_detach:
+            with torch.no_grad():
+                return D.attention(img)
+        return D.attention(img)
+
+    def __call__(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, float]:
+        """Run one step on a batch of A and B images; returns the losses as floats."""
+        n, t = self.nets, self.t
+        use_idt_pass = t.lambda_idt > 0 or (t.lambda_fm > 0 and t.fm_pairing == "identity")
+        with self.autocast():
+            # Real images: D logits kept (with graph) for the D step, maps attend G/F inputs.
+            logit_real_a, attn_a = self._scored(n.D_A, real_a)
+            logit_real_b, attn_b = self._scored(n.D_B, real_b)
+            fake_b, feat_G_real = n.G.forward_with_features(apply_attention(real_a, attn_a))
+            fake_a, feat_F_real = n.F.forward_with_features(apply_attention(real_b, attn_b))
+            # Fakes: adversarial logits and the cycle-pass attention from the same pass.
+            logit_fake_b, attn_fake_b = self._scored(n.D_B, fake_b)
+            logit_fake_a, attn_fake_a = self._scored(n.D_A, fake_a)
+            rec_a, feat_F_fake = n.F.forward_with_features(apply_attention(fake_b, attn_fake_b))
+            rec_b, feat_G_fake = n.G.forward_with_features(apply_attention(fake_a, attn_fake_a))
+
+            loss_gan = gan_loss(logit_fake_b, True, t.gan_mode) + gan_loss(logit_fake_a, True, t.gan_mode)
+            loss_cyc = cycle_loss(rec_a, real_a) + cycle_loss(rec_b, real_b)
+            loss_idt = torch.zeros((), device=real_a.device)
+            loss_fm = torch.zeros((), device=real_a.device)
+            if use_idt_pass:
+                # Identity inputs: G gets y (attended by D_X, G's source discriminator), F gets x.
+                idt_b, feat_G_idt = n.G.forward_with_features(apply_attention(real_b, self._map(n.D_A, real_b)))
+                idt_a, feat_F_idt = n.F.forward_with_features(apply_attention(real_a, self._map(n.D_B, real_a)))
+                loss_idt = identity_loss(idt_b, real_b) + identity_loss(idt_a, real_a)
+            if t.lambda_fm > 0:
+                if t.fm_pairing == "identity":
+                    # Same generator, inputs sharing content: G(y) vs G(F(y)); F(x) vs F(G(x)).
+                    loss_fm = feature_map_loss(feat_G_idt, feat_G_fake) + feature_map_loss(feat_F_idt, feat_F_fake)
+                else:
+                    # "attended": x_a (forward pass of G) vs y'_a (cycle pass of F), and symmetrically.
+                    loss_fm = feature_map_loss(feat_G_real, feat_F_fake) + feature_map_loss(feat_F_real, feat_G_fake)
+            loss_G = loss_gan + t.lambda_cyc * loss_cyc + t.lambda_cyc * t.lambda_idt * loss_idt + t.lambda_fm * loss_fm
+        self._check("generator", loss_G)
+        self.opt_G.zero_grad(set_to_none=True)
+        # inputs=: only G and F accumulate gradients (D is not stepped here), so D needs no
+        # requires_grad toggling and keeps its real-image graph for the D step below.
+        loss_G.backward(inputs=self.params_G, retain_graph=not self.m.attention_detach and self.m.attention)
+        self.opt_G.step()
+
+        with self.autocast():
+            loss_D_b = 0.5 * (gan_loss(logit_real_b, True, t.gan_mode)
+                              + gan_loss(n.D_B(self.pool_B.query(fake_b)), False, t.gan_mode))
+            loss_D_a = 0.5 * (gan_loss(logit_real_a, True, t.gan_mode)
+                              + gan_loss(n.D_A(self.pool_A.query(fake_a)), False, t.gan_mode))
+            loss_D = loss_D_a + loss_D_b
+        self._check("discriminator", loss_D)
+        self.opt_D.zero_grad(set_to_none=True)
+        loss_D.backward(inputs=self.params_D)
+        self.opt_D.step()
+        values = torch.stack([loss_G, loss_gan, loss_cyc, loss_idt, loss_fm, loss_D_a, loss_D_b]).float().tolist()
+        return dict(zip(("G", "G_gan", "cycle", "identity", "fm", "D_A", "D_B"), values))
+
+    @staticmethod
+    def _check(name: str, loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss).item():
+            raise NonFiniteLoss(f"{name} loss is {loss.item()} (non-finite)")

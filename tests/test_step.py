@@ -1,0 +1,127 @@
+"""The SPA-GAN step: attention wiring, CycleGAN switch, shared D passes, finite losses."""
+
+import contextlib
+
+import pytest
+import torch
+
+from spagan.config import load_config
+from spagan.image_pool import ImagePool
+from spagan.models import build_networks
+from spagan.step import NonFiniteLoss, SpaGanStep
+from tests.conftest import ROOT, TINY_OVERRIDES
+
+
+def make_step(*overrides):
+    cfg = load_config(ROOT / "params.yaml", TINY_OVERRIDES + list(overrides))
+    torch.manual_seed(0)
+    nets = build_networks(cfg.model)
+    opt_G = torch.optim.Adam(list(nets.G.parameters()) + list(nets.F.parameters()), lr=2e-4)
+    opt_D = torch.optim.Adam(list(nets.D_A.parameters()) + list(nets.D_B.parameters()), lr=2e-4)
+    step = SpaGanStep(nets, cfg.model, cfg.train, opt_G, opt_D, ImagePool(2), ImagePool(2))
+    return step, nets
+
+
+def batch():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(1, 3, 32, 32, generator=g) * 2 - 1, torch.rand(1, 3, 32, 32, generator=g) * 2 - 1
+
+
+@contextlib.contextmanager
+def count_calls(module, name):
+    """Count calls of module.<name> (forward / forward_with_attention / attention)."""
+    calls = []
+    original = getattr(module, name)
+
+    def wrapped(*a, **k):
+        calls.append(a[0].shape)
+        return original(*a, **k)
+
+    setattr(module, name, wrapped)
+    try:
+        yield calls
+    finally:
+        delattr(module, name)
+
+
+def grads_after_generator_update(step, nets, real_a, real_b):
+    """Run the step but keep a copy of the G/F grads (they are set by the G backward)."""
+    grads = {}
+    original = step.opt_G.step
+
+    def spy():
+        for name in ("G", "F"):
+            grads[name] = [p.grad for p in getattr(nets, name).parameters()]
+        original()
+
+    step.opt_G.step = spy
+    losses = step(real_a, real_b)
+    return losses, grads
+
+
+@pytest.mark.parametrize("overrides", [[], ["train.fm_pairing=attended"], ["train.gan_mode=vanilla"],
+                                       ["model.attention_detach=false"], ["model.attention_features=pre_act"]])
+def test_every_loss_finite_and_gradients_reach_both_generators(overrides):
+    step, nets = make_step(*overrides)
+    losses, grads = grads_after_generator_update(step, nets, *batch())
+    assert set(losses) == {"G", "G_gan", "cycle", "identity", "fm", "D_A", "D_B"}
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    assert losses["fm"] > 0
+    for name in ("G", "F"):
+        assert all(g is not None and torch.isfinite(g).all() for g in grads[name])
+        assert sum(g.abs().sum() for g in grads[name]) > 0
+
+
+def test_discriminators_get_gradients_and_change():
+    step, nets = make_step()
+    before = [p.detach().clone() for p in nets.D_A.parameters()]
+    step(*batch())
+    assert any(not torch.equal(b, p) for b, p in zip(before, nets.D_A.parameters()))
+
+
+def test_generator_inputs_are_attended_by_source_discriminator():
+    step, nets = make_step()
+    real_a, real_b = batch()
+    seen = []
+    nets.G.encoder.register_forward_hook(lambda m, i, o: seen.append(i[0].detach().clone()))
+    expected_attn = nets.D_A.attention(real_a).detach()
+    step(real_a, real_b)
+    # First G call is the forward pass G(A_{D_X}(x) * x).
+    torch.testing.assert_close(seen[0], expected_attn * real_a)
+    assert not torch.allclose(seen[0], real_a)
+
+
+def test_cyclegan_switch_feeds_raw_inputs_and_drops_fm():
+    step, nets = make_step("model.attention=false", "train.lambda_fm=0")
+    real_a, real_b = batch()
+    seen = []
+    nets.G.encoder.register_forward_hook(lambda m, i, o: seen.append(i[0].detach().clone()))
+    with count_calls(nets.D_A, "forward_with_attention") as fwa, count_calls(nets.D_A, "attention") as att:
+        losses = step(real_a, real_b)
+    torch.testing.assert_close(seen[0], real_a)  # no attention product
+    assert losses["fm"] == 0.0
+    assert fwa == [] and att == []  # no attention computed at all
+
+
+def test_spagan_reuses_discriminator_passes():
+    """Per step each D runs: real (+map), fake (+map), pooled fake; only the identity map is extra."""
+    counts = {}
+    for label, overrides in (("spagan", []), ("cyclegan", ["model.attention=false", "train.lambda_fm=0"])):
+        step, nets = make_step(*overrides)
+        total = 0
+        with count_calls(nets.D_A, "forward") as fwd, count_calls(nets.D_A, "forward_with_attention") as fwa, \
+                count_calls(nets.D_A, "attention") as att:
+            step(*batch())
+        total = len(fwd) + len(fwa) + len(att)
+        counts[label] = (len(fwd), len(fwa), len(att), total)
+    assert counts["cyclegan"] == (3, 0, 0, 3)
+    assert counts["spagan"] == (1, 2, 1, 4)  # +1 map: G's identity input y, attended by D_X
+
+
+def test_non_finite_loss_raises_before_update():
+    step, nets = make_step()
+    real_a, real_b = batch()
+    before = [p.detach().clone() for p in nets.G.parameters()]
+    with pytest.raises(NonFiniteLoss, match="non-finite"):
+        step(real_a * float("nan"), real_b)
+    assert all(torch.equal(b, p) for b, p in zip(before, nets.G.parameters()))

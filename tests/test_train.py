@@ -1,0 +1,89 @@
+"""Trainer: exact resume, learning-rate schedule, logs, divergence handling."""
+
+import json
+
+import pytest
+import torch
+
+from spagan.checkpoint import load_checkpoint
+from spagan.config import load_config
+from spagan.errors import SpaganError
+from spagan.step import NonFiniteLoss
+from spagan.train import lr_factor, train
+from tests.conftest import ROOT, TINY_OVERRIDES, write_tiny_domains
+
+
+def cfg_with(*extra):
+    return load_config(ROOT / "params.yaml", TINY_OVERRIDES + list(extra))
+
+
+def test_four_steps_equal_two_plus_resume_plus_two(tiny_data, tmp_path):
+    # 4 images per domain, 2 epochs: resume lands mid-epoch with a partly filled pool (size 2).
+    straight = train(cfg_with("train.max_steps=4"), tiny_data, tmp_path / "straight")
+    train(cfg_with("train.max_steps=2"), tiny_data, tmp_path / "split")
+    resumed = train(cfg_with("train.max_steps=4"), tiny_data, tmp_path / "split", resume=True)
+    assert straight.steps == resumed.steps == 4 and resumed.resumed_from == 2
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    for net in ("G", "F", "D_A", "D_B"):
+        for key, value in a["networks"][net].items():
+            assert torch.equal(value, b["networks"][net][key]), f"{net}.{key} differs after resume"
+    assert a["optim"]["G"]["param_groups"][0]["lr"] == b["optim"]["G"]["param_groups"][0]["lr"]
+    log_a = [json.loads(line) for line in (tmp_path / "straight" / "train_log.jsonl").read_text().splitlines()]
+    log_b = [json.loads(line) for line in (tmp_path / "split" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log_b] == [1, 2, 3, 4]
+    assert [r["lr"] for r in log_a] == [r["lr"] for r in log_b]
+    assert log_a[-1]["G"] == pytest.approx(log_b[-1]["G"], rel=0, abs=0)
+
+
+def test_lr_constant_then_linear_decay_per_epoch():
+    # 2 constant epochs, 3 decay epochs, 10 steps per epoch (CycleGAN's linear policy).
+    factors = [lr_factor(s, 10, 2, 3) for s in range(0, 50, 10)]
+    assert factors == pytest.approx([1.0, 1.0, 0.75, 0.5, 0.25])
+    assert lr_factor(19, 10, 2, 3) == 1.0 and lr_factor(20, 10, 2, 3) == 0.75
+
+
+def test_learning_rate_after_resume_matches_schedule(tiny_data, tmp_path):
+    # epochs=1, epochs_decay=1, 4 steps per epoch: steps 5-8 run at half the rate.
+    train(cfg_with("train.max_steps=5"), tiny_data, tmp_path / "run")
+    train(cfg_with(), tiny_data, tmp_path / "run", resume=True)
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    assert lrs == pytest.approx([2e-4] * 4 + [1e-4] * 4)
+
+
+def test_resume_with_other_config_is_refused_or_restarted(tiny_data, tmp_path):
+    train(cfg_with("train.max_steps=1"), tiny_data, tmp_path / "run")
+    with pytest.raises(SpaganError, match=r"train.lambda_fm: 1.0 -> 0.0"):
+        train(cfg_with("train.max_steps=2", "train.lambda_fm=0"), tiny_data, tmp_path / "run", resume=True)
+    assert load_checkpoint(tmp_path / "run")["step"] == 1  # refused resume leaves the run as it was
+    result = train(cfg_with("train.max_steps=2", "train.lambda_fm=0"), tiny_data, tmp_path / "run", resume="auto")
+    assert result.resumed_from == 0 and result.steps == 2
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tiny_data, tmp_path):
+    # An absurd learning rate makes step 1's update overflow the next forward pass: a real divergence.
+    cfg = cfg_with("train.checkpoint_every=1", "train.lr=1e30")
+    with pytest.raises(NonFiniteLoss, match=r"step 2: generator loss is (nan|inf).*last good checkpoint"):
+        train(cfg, tiny_data, tmp_path / "run")
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert state["step"] == 1
+    assert all(torch.isfinite(v).all() for v in state["networks"]["G"].values())
+
+
+def test_should_stop_ends_early_with_a_checkpoint(tiny_data, tmp_path):
+    result = train(cfg_with(), tiny_data, tmp_path / "run", should_stop=lambda: True)
+    assert result.steps == 1 and not result.finished
+    assert load_checkpoint(tmp_path / "run")["step"] == 1
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["steps"] == 1
+
+
+def test_missing_domain_is_a_clear_error(tmp_path):
+    (tmp_path / "d" / "trainA").mkdir(parents=True)
+    with pytest.raises(SpaganError, match="trainA: no images in domain A"):
+        train(cfg_with(), tmp_path / "d", tmp_path / "run")
+    write_tiny_domains(tmp_path / "e")
+    for p in (tmp_path / "e" / "trainB").iterdir():
+        p.unlink()
+    (tmp_path / "e" / "trainB").rmdir()
+    with pytest.raises(SpaganError, match="trainB: folder not found"):
+        train(cfg_with(), tmp_path / "e", tmp_path / "run")
