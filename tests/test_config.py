@@ -45,3 +45,11 @@ def test_unknown_key_in_file_names_file_and_key(tmp_path):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="params file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_on_off_switches_survive_yaml_booleans(tmp_path):
+    p = tmp_path / "params.yaml"
+    p.write_text("train:\n  amp: off\n  channels_last: on\n  lr: 2e-4\n")
+    cfg = load_config(p, ["train.amp=on"])
+    assert cfg.train.amp == "on" and cfg.train.channels_last == "on"
+    assert cfg.train.lr == 2e-4
