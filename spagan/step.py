@@ -34,11 +34,13 @@ class SpaGanStep:
     def __init__(self, nets: Networks, model_cfg: ModelConfig, train_cfg: TrainConfig,
                  opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                  pool_A: ImagePool, pool_B: ImagePool,
-                 autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext):
+                 autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+                 grad_sync: Callable[[list[torch.Tensor]], None] | None = None):
         self.nets, self.m, self.t = nets, model_cfg, train_cfg
         self.opt_G, self.opt_D = opt_G, opt_D
         self.pool_A, self.pool_B = pool_A, pool_B
         self.autocast = autocast
+        self.grad_sync = grad_sync  # averages gradients across processes (multi-process training)
         self.params_G = list(nets.G.parameters()) + list(nets.F.parameters())
         self.params_D = list(nets.D_A.parameters()) + list(nets.D_B.parameters())
 
@@ -96,6 +98,8 @@ class SpaGanStep:
         # inputs=: only G and F accumulate gradients (D is not stepped here), so D needs no
         # requires_grad toggling and keeps its real-image graph for the D step below.
         loss_G.backward(inputs=self.params_G, retain_graph=not self.m.attention_detach and self.m.attention)
+        if self.grad_sync is not None:
+            self.grad_sync(self.params_G)
         self.opt_G.step()
 
         with self.autocast():
@@ -107,6 +111,8 @@ class SpaGanStep:
         self._check("discriminator", loss_D)
         self.opt_D.zero_grad(set_to_none=True)
         loss_D.backward(inputs=self.params_D)
+        if self.grad_sync is not None:
+            self.grad_sync(self.params_D)
         self.opt_D.step()
         values = torch.stack([loss_G, loss_gan, loss_cyc, loss_idt, loss_fm, loss_D_a, loss_D_b]).float().tolist()
         return dict(zip(("G", "G_gan", "cycle", "identity", "fm", "D_A", "D_B"), values))

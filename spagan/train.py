@@ -10,6 +10,7 @@
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -17,12 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from spagan.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from spagan.config import Config, TrainConfig, config_from_dict, save_config
 from spagan.dataset import UnpairedEpoch, domain_files
 from spagan.device import autocast_factory, memory_format, pick_device
+from spagan.distributed import (average_gradients, broadcast_parameters, gather_strings, init_from_env, shutdown,
+                                weights_digest)
 from spagan.errors import SpaganError
 from spagan.image_pool import ImagePool
 from spagan.imageio import atomic_write_bytes
@@ -56,9 +59,10 @@ def lr_factor(step: int, steps_per_epoch: int, epochs: int, epochs_decay: int) -
     return 1.0 - max(0, epoch + 1 - epochs) / float(epochs_decay + 1)
 
 
-def schedule_length(train_cfg: TrainConfig, n_a: int, n_b: int) -> tuple[int, int]:
-    """(steps_per_epoch, total_steps); an epoch is max(|A|, |B|) images as in CycleGAN."""
-    steps_per_epoch = max(1, max(n_a, n_b) // train_cfg.batch_size)
+def schedule_length(train_cfg: TrainConfig, n_a: int, n_b: int, world_size: int = 1) -> tuple[int, int]:
+    """(steps_per_epoch, total_steps); an epoch is max(|A|, |B|) images as in CycleGAN, shared
+    by all processes (each step consumes batch_size images per process)."""
+    steps_per_epoch = max(1, max(n_a, n_b) // (train_cfg.batch_size * world_size))
     total = (train_cfg.epochs + train_cfg.epochs_decay) * steps_per_epoch
     if train_cfg.max_steps > 0:
         total = min(total, train_cfg.max_steps)
@@ -112,25 +116,33 @@ def train(
         raise SpaganError(f"train.image_size={t_cfg.image_size} must be a multiple of 4")
     files_a, files_b = domain_files(data_dir, "train")
     dev = pick_device(device)
+    dist_info = init_from_env(dev.type)
+    if dist_info.enabled and dev.type == "cuda":
+        dev = torch.device("cuda", dist_info.local_rank)
+        torch.cuda.set_device(dev)
+    is_main = dist_info.is_main
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out_dir / CHECKPOINT_NAME, out_dir / LOG_NAME
 
     torch.manual_seed(t_cfg.seed)
-    nets = build_networks(m_cfg).to(dev, memory_format(t_cfg.channels_last, dev))
     fmt = memory_format(t_cfg.channels_last, dev)
+    nets = build_networks(m_cfg).to(dev, fmt)
+    modules = list(nets.modules().values())
     opt_G = torch.optim.Adam(list(nets.G.parameters()) + list(nets.F.parameters()),
                              lr=t_cfg.lr, betas=(t_cfg.beta1, t_cfg.beta2))
     opt_D = torch.optim.Adam(list(nets.D_A.parameters()) + list(nets.D_B.parameters()),
                              lr=t_cfg.lr, betas=(t_cfg.beta1, t_cfg.beta2))
-    steps_per_epoch, total = schedule_length(t_cfg, len(files_a), len(files_b))
+    world, batch = dist_info.world_size, t_cfg.batch_size
+    steps_per_epoch, total = schedule_length(t_cfg, len(files_a), len(files_b), world)
 
     def factor(step: int) -> float:
         return lr_factor(step, steps_per_epoch, t_cfg.epochs, t_cfg.epochs_decay)
 
     sched_G = torch.optim.lr_scheduler.LambdaLR(opt_G, factor)
     sched_D = torch.optim.lr_scheduler.LambdaLR(opt_D, factor)
-    pool_A, pool_B = ImagePool(t_cfg.pool_size, t_cfg.seed + 1), ImagePool(t_cfg.pool_size, t_cfg.seed + 2)
+    pool_seed = t_cfg.seed + 1000 * dist_info.rank  # each process keeps its own history
+    pool_A, pool_B = ImagePool(t_cfg.pool_size, pool_seed + 1), ImagePool(t_cfg.pool_size, pool_seed + 2)
 
     step = 0
     if resume and ckpt_path.exists():
@@ -156,13 +168,17 @@ def train(
     elif resume:
         log.info("no checkpoint in %s: starting fresh", out_dir)
     resumed_from = step
-    if step:
-        _truncate_log(log_path, step)
-    else:
-        atomic_write_bytes(log_path, b"")
-    save_config(cfg, out_dir / "config.yaml")
+    if dist_info.enabled:
+        broadcast_parameters(modules)  # identical start on every rank
+    if is_main:
+        if step:
+            _truncate_log(log_path, step)
+        else:
+            atomic_write_bytes(log_path, b"")
+        save_config(cfg, out_dir / "config.yaml")
 
-    run_step = SpaGanStep(nets, m_cfg, t_cfg, opt_G, opt_D, pool_A, pool_B, autocast_factory(t_cfg.amp, dev))
+    run_step = SpaGanStep(nets, m_cfg, t_cfg, opt_G, opt_D, pool_A, pool_B, autocast_factory(t_cfg.amp, dev),
+                          grad_sync=average_gradients if dist_info.enabled else None)
 
     def checkpoint_state() -> dict[str, Any]:
         return {
@@ -180,22 +196,25 @@ def train(
         }
 
     started, losses = time.perf_counter(), {}
-    log.info("training on %s: %d+%d images, %d steps (%d per epoch), device %s",
-             data_dir, len(files_a), len(files_b), total, steps_per_epoch, dev)
+    log.info("training on %s: %d+%d images, %d steps (%d per epoch), device %s, %d process(es)",
+             data_dir, len(files_a), len(files_b), total, steps_per_epoch, dev, world)
     stopped = step >= total
-    with open(log_path, "a", encoding="utf-8") as log_file:
+    with open(log_path if is_main else os.devnull, "a", encoding="utf-8") as log_file:
         while not stopped:
             epoch, pos = divmod(step, steps_per_epoch)
             dataset = UnpairedEpoch(files_a, files_b, epoch=epoch, seed=t_cfg.seed, load_size=t_cfg.load_size,
-                                    crop_size=t_cfg.image_size, start=pos * t_cfg.batch_size)
-            loader = DataLoader(dataset, batch_size=t_cfg.batch_size, shuffle=False, drop_last=True,
+                                    crop_size=t_cfg.image_size)
+            # Global step s uses positions [s*B*W, (s+1)*B*W); this rank takes its B-slice.
+            mine = [s * batch * world + dist_info.rank * batch + j
+                    for s in range(pos, steps_per_epoch) for j in range(batch)]
+            loader = DataLoader(Subset(dataset, mine), batch_size=batch, shuffle=False, drop_last=True,
                                 num_workers=t_cfg.num_workers, pin_memory=dev.type == "cuda",
                                 prefetch_factor=4 if t_cfg.num_workers else None,
                                 persistent_workers=False)
-            for batch in loader:
+            for items in loader:
                 tick = time.perf_counter()
-                real_a = batch["A"].to(dev, non_blocking=True, memory_format=fmt)
-                real_b = batch["B"].to(dev, non_blocking=True, memory_format=fmt)
+                real_a = items["A"].to(dev, non_blocking=True, memory_format=fmt)
+                real_b = items["B"].to(dev, non_blocking=True, memory_format=fmt)
                 try:
                     losses = run_step(real_a, real_b)
                 except NonFiniteLoss as exc:
@@ -212,16 +231,18 @@ def train(
                     log_file.flush()
                 if on_progress is not None:
                     on_progress(info)
-                stop_now = step >= total or (should_stop is not None and should_stop())
-                if step % t_cfg.checkpoint_every == 0 or stop_now:
+                stop_now = step >= total or _agree(should_stop is not None and should_stop(), dist_info)
+                if is_main and (step % t_cfg.checkpoint_every == 0 or stop_now):
                     save_checkpoint(checkpoint_state(), ckpt_path)
                 if stop_now:
                     stopped = True
                     break
-            if step < total and len(dataset) < t_cfg.batch_size:
-                raise SpaganError(f"{data_dir}: fewer images than train.batch_size={t_cfg.batch_size}")
-    if not ckpt_path.exists():  # resumed at the end already, or total == 0
+            if step < total and len(dataset) < batch * world:
+                raise SpaganError(f"{data_dir}: fewer images than train.batch_size x processes = {batch * world}")
+    if is_main and not ckpt_path.exists():  # resumed at the end already, or total == 0
         save_checkpoint(checkpoint_state(), ckpt_path)
+    digests = gather_strings(weights_digest(modules), dist_info)  # equal when ranks stayed in sync
+    shutdown(dist_info)
     seconds = time.perf_counter() - started
     if not losses and (out_dir / METRICS_NAME).exists():  # nothing left to train: keep the record
         metrics_prev = json.loads((out_dir / METRICS_NAME).read_text(encoding="utf-8"))
@@ -229,9 +250,20 @@ def train(
     result = TrainResult(steps=step, total_steps=total, finished=step >= total, resumed_from=resumed_from,
                          checkpoint=ckpt_path, device=str(dev), seconds=seconds, losses=losses)
     metrics = {"steps": step, "total_steps": total, "finished": result.finished, "device": str(dev),
+               "processes": world, "weights_digest_per_rank": digests,
                "seconds_this_run": round(seconds, 3), **{f"loss_{k}": v for k, v in losses.items()}}
-    atomic_write_bytes(out_dir / METRICS_NAME, json.dumps(metrics, indent=2).encode())
+    if is_main:
+        atomic_write_bytes(out_dir / METRICS_NAME, json.dumps(metrics, indent=2).encode())
     return result
+
+
+def _agree(flag: bool, info) -> bool:
+    """True on every rank when any rank says True (a stop request must stop all processes)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([int(flag)])
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    return bool(t.item())
 
 
 def _config_diff(old: dict[str, Any], new: dict[str, Any]) -> str:

@@ -1,0 +1,19 @@
+"""The Dagster code location: `dagster dev` in the repo root loads `defs` (see workspace.yaml).
+
+Assets and checks are collected per module, so each group adds one line here; resources are
+chosen here, the one place where environments differ.
+"""
+
+import dagster as dg
+
+from orchestration.assets import data as data_assets
+from orchestration.assets import training as training_assets
+from orchestration.checks import data_checks
+from orchestration.dvc_resource import DvcCli
+from orchestration.resources import DataPaths
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([data_assets, training_assets]),
+    asset_checks=dg.load_asset_checks_from_modules([data_checks]),
+    resources={"data_paths": DataPaths(), "dvc": DvcCli()},
+)

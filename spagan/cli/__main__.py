@@ -1,0 +1,5 @@
+import sys
+
+from spagan.cli import main
+
+sys.exit(main())

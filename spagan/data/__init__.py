@@ -1,0 +1,6 @@
+"""Data preparation: ingest a CycleGAN-layout source, deduplicate, validate, and the demo domains.
+
+Modules: ``sources`` (list a folder or zip safely), ``ingest`` (decode, normalise, hash),
+``dedupe`` (exact and near duplicates, train/test leakage), ``schema`` (pandera manifest),
+``demo`` (the seeded two-domain generator), ``prepare`` (the whole chain and its reports).
+"""

@@ -1,0 +1,163 @@
+"""Ingest a CycleGAN-layout source: check, normalise and hash every image, quarantine the rest.
+
+Each usable image is decoded once, normalised to RGB (spagan.data.decode, .normalise) and
+written to ``out_dir/<split><domain>/<name>.png`` (``.jpg`` for upright RGB JPEGs, copied as
+they are); its manifest row carries the sha256 of the *source bytes* and the perceptual hash
+(imagehash.phash, 64 bits) of the normalised pixels. A file that cannot be used becomes a
+quarantine row with a reason code (decode.QUARANTINE_REASONS); nothing here raises for a bad
+file, and the source is only ever opened for reading. Work is spread over processes (one per
+core) because decoding and encoding hold the GIL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from spagan.data.decode import process_star, read_source
+from spagan.data.schema import MANIFEST_COLUMNS, QUARANTINE_COLUMNS
+from spagan.data.sources import SourceItem, SourceListing, list_source
+
+log = logging.getLogger(__name__)
+
+# fork on Linux: a spawned worker re-imports the caller's main module (pandas, pandera, dagster),
+# which costs more CPU than ingesting a thousand images. The workers only decode and hash
+# (no threads, no torch), and Python re-creates logging locks after fork, so forking is safe.
+START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """Manifest of usable images (MANIFEST_COLUMNS) and quarantine table (QUARANTINE_COLUMNS)."""
+
+    manifest: pd.DataFrame
+    quarantine: pd.DataFrame
+    ignored: list[str]
+
+
+def prepared_names(items: list[SourceItem]) -> dict[str, str]:
+    """Map source_path -> prepared relative path without extension: ``<split><domain>/<flat name>``.
+
+    Sub-folders are flattened with ``__`` so training can list one folder per split; a name
+    already taken (``a.jpg`` and ``a.png``) gets a short hash of its source path appended.
+    """
+    taken: set[str] = set()
+    out: dict[str, str] = {}
+    for it in sorted(items, key=lambda i: i.source_path):
+        stem = os.path.splitext(it.rel)[0].replace("/", "__")
+        name = f"{it.split}{it.domain}/{stem}"
+        if name.lower() in taken:  # lower: the result must also be unique on case-insensitive disks
+            tag = hashlib.sha1(it.source_path.encode()).hexdigest()[:8]
+            name = f"{it.split}{it.domain}/{stem}-{tag}"
+        taken.add(name.lower())
+        out[it.source_path] = name
+    return out
+
+
+def default_workers() -> int:
+    """Processes to use: the cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _copy_mask(listing: SourceListing, item: SourceItem, dest: Path) -> bool:
+    key = (item.split, item.domain, os.path.splitext(item.rel)[0])
+    mask_src = listing.masks.get(key)
+    if mask_src is None:
+        return False
+    try:
+        data = read_source(listing.kind, str(listing.root), mask_src)
+    except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
+        log.warning("mask %s unreadable, image kept without it: %s", mask_src, exc)
+        return False
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)
+    return True
+
+
+def ingest(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    min_size: int,
+    max_pixels: int,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestResult:
+    """Ingest `source` (folder or .zip) into `out_dir` (replaced atomically as a whole).
+
+    Writes ``out_dir/<split><domain>/*.png`` (and ``*_mask/`` copies of ground-truth masks),
+    ``manifest.csv`` and ``quarantine.csv``. `progress(done, total)` is called per file.
+    """
+    listing = list_source(source)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        names = prepared_names([it for it in listing.items if it.split and not it.problem])
+        for sub in {n.split("/")[0] for n in names.values()}:
+            (tmp / sub).mkdir(parents=True, exist_ok=True)
+        tasks = [
+            (listing.kind, str(listing.root), it, str(tmp / names.get(it.source_path, "unused")),
+             min_size, max_pixels)
+            for it in listing.items
+        ]
+        n_workers = default_workers() if workers is None else workers
+        results: list[tuple[str, dict]] = []
+        if n_workers <= 1 or len(tasks) < 32:
+            for done, task in enumerate(tasks, 1):
+                results.append(process_star(task))
+                if progress:
+                    progress(done, len(tasks))
+        else:
+            ctx = multiprocessing.get_context(START_METHOD)
+            chunk = max(1, min(64, len(tasks) // (n_workers * 8)))
+            with ProcessPoolExecutor(n_workers, mp_context=ctx) as pool:
+                for done, res in enumerate(pool.map(process_star, tasks, chunksize=chunk), 1):
+                    results.append(res)
+                    if progress:
+                        progress(done, len(tasks))
+        rows, bad = [], []
+        by_path = {it.source_path: it for it in listing.items}
+        for status, row in results:
+            if status == "quarantine":
+                bad.append(row)
+                continue
+            item = by_path[row["source_path"]]
+            row["path"] = names[item.source_path] + os.path.splitext(row["path"])[1]
+            mask_rel = names[item.source_path].replace("/", "_mask/", 1) + ".png"
+            row["mask_path"] = mask_rel if _copy_mask(listing, item, tmp / mask_rel) else ""
+            rows.append(row)
+        manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS).sort_values("path", ignore_index=True)
+        quarantine = pd.DataFrame(bad, columns=QUARANTINE_COLUMNS).sort_values("source_path", ignore_index=True)
+        manifest.to_csv(tmp / "manifest.csv", index=False)
+        quarantine.to_csv(tmp / "quarantine.csv", index=False)
+        replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("ingested %d images, quarantined %d, ignored %d", len(manifest), len(quarantine), len(listing.ignored))
+    return IngestResult(manifest, quarantine, listing.ignored)
+
+
+def replace_dir(new: Path, dest: Path) -> None:
+    """Swap folder `new` into place at `dest` (the old one is removed only after the swap)."""
+    old = None
+    if dest.exists():
+        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dest, old)
+    os.replace(new, dest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,195 @@
+"""The data chain in three steps, each reading the previous step's files under one folder.
+
+Layout of ``out_dir`` (the same for ``spagan prepare --out DIR`` and the Dagster assets)::
+
+    source/            the generated demo source (only when the demo is used)
+    ingested/          every usable image, normalised (RGB PNG, or the upright RGB JPEG/PNG as it
+                       was) + manifest.csv + quarantine.csv
+    prepared/          kept images (trainA/ trainB/ testA/ testB/ and *_mask/) + manifest.csv:
+                       the training input
+    quarantine.csv     every unusable file with its reason
+    duplicates.csv     every dropped duplicate with its kind and the copy kept
+    manifest.csv       the validated manifest of prepared/ (written only when valid)
+    summary.json       counts, reasons, data versions
+
+Data versions are sha256 digests of (path, content hash) lines, so an unchanged source gives
+an unchanged version whatever the file times or the order of listing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from spagan.config import DataConfig
+from spagan.data.dedupe import DedupeResult, find_duplicates
+from spagan.data.demo import generate_demo
+from spagan.data.ingest import IngestResult, ingest, replace_dir
+from spagan.data.schema import (
+    DUPLICATE_COLUMNS,
+    MANIFEST_COLUMNS,
+    QUARANTINE_COLUMNS,
+    count_table,
+    read_table,
+    validate_manifest,
+)
+from spagan.errors import SpaganError
+
+log = logging.getLogger(__name__)
+
+
+def data_version(manifest: pd.DataFrame, quarantine: pd.DataFrame | None = None) -> str:
+    """16-hex digest of the sorted (path, sha256[, reason]) lines of the given tables."""
+    lines = sorted(f"{p}\t{h}" for p, h in zip(manifest["path"], manifest["sha256"]))
+    if quarantine is not None:
+        lines += sorted(f"Q\t{p}\t{h}\t{r}" for p, h, r in
+                        zip(quarantine["source_path"], quarantine["sha256"], quarantine["reason"]))
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    """Write a CSV atomically (temp file in the same folder, then os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        df.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def make_demo_source(out_dir: str | Path, cfg: DataConfig) -> Path:
+    """Generate the demo source into ``out_dir/source`` (replaced as a whole) and return it."""
+    dest = Path(out_dir) / "source"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".source.tmp-", dir=dest.parent))
+    generate_demo(tmp, size=cfg.demo_size, train_per_domain=cfg.demo_train_per_domain,
+                  test_per_domain=cfg.demo_test_per_domain, seed=cfg.demo_seed,
+                  planted_duplicates=cfg.demo_planted_duplicates, planted_broken=cfg.demo_planted_broken)
+    replace_dir(tmp, dest)
+    return dest
+
+
+def check_outside_source(source: str | Path, out_dir: Path) -> None:
+    """Refuse an output folder inside the source: raw data is never modified."""
+    if Path(source).resolve() in (out_dir.resolve(), *out_dir.resolve().parents):
+        raise SpaganError(f"{out_dir}: output folder must not lie inside the source {source} (raw data is read-only)")
+
+
+def ingest_step(
+    source: str | Path, out_dir: str | Path, cfg: DataConfig, *, workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestResult:
+    """Step 1: ingest `source` into ``out_dir/ingested`` and write ``out_dir/quarantine.csv``."""
+    out = Path(out_dir)
+    check_outside_source(source, out)
+    result = ingest(source, out / "ingested", min_size=cfg.min_size, max_pixels=cfg.max_pixels,
+                    workers=workers, progress=progress)
+    write_csv(result.quarantine, out / "quarantine.csv")
+    return result
+
+
+def dedupe_step(out_dir: str | Path, cfg: DataConfig) -> DedupeResult:
+    """Step 2: drop duplicates; link kept images into ``out_dir/prepared``, write duplicates.csv."""
+    out = Path(out_dir)
+    manifest = read_table(out / "ingested" / "manifest.csv", MANIFEST_COLUMNS)
+    result = find_duplicates(manifest, cfg.phash_threshold)
+    tmp = Path(tempfile.mkdtemp(prefix=".prepared.tmp-", dir=out))
+    try:
+        for rel in list(result.kept["path"]) + [m for m in result.kept["mask_path"] if m]:
+            _link_or_copy(out / "ingested" / rel, tmp / rel)
+        result.kept.to_csv(tmp / "manifest.csv", index=False)
+        replace_dir(tmp, out / "prepared")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    write_csv(result.duplicates, out / "duplicates.csv")
+    return result
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    # Hard links: prepared/ costs no space; copies where the file system has none.
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def validate_step(out_dir: str | Path, cfg: DataConfig) -> pd.DataFrame:
+    """Step 3: validate ``prepared/manifest.csv``; write manifest.csv and summary.json.
+
+    Raises ManifestValidationError (a SpaganError) with the readable report; then
+    ``validation_report.txt`` holds it and no manifest.csv is left behind.
+    """
+    out = Path(out_dir)
+    manifest = read_table(out / "prepared" / "manifest.csv", MANIFEST_COLUMNS)
+    (out / "validation_report.txt").unlink(missing_ok=True)
+    try:
+        valid = validate_manifest(manifest, min_size=cfg.min_size, min_images_per_split=cfg.min_images_per_split)
+    except Exception as exc:
+        (out / "manifest.csv").unlink(missing_ok=True)
+        (out / "validation_report.txt").write_text(str(exc) + "\n", encoding="utf-8")
+        raise
+    write_csv(valid, out / "manifest.csv")
+    summary = summarise(out)
+    tmp = out / ".summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out / "summary.json")
+    return valid
+
+
+def summarise(out_dir: str | Path) -> dict:
+    """Counts, reasons and versions of what the three steps wrote under `out_dir`."""
+    out = Path(out_dir)
+    ingested = read_table(out / "ingested" / "manifest.csv", MANIFEST_COLUMNS)
+    quarantine = read_table(out / "quarantine.csv", QUARANTINE_COLUMNS)
+    dups = read_table(out / "duplicates.csv", DUPLICATE_COLUMNS)
+    kept = read_table(out / "prepared" / "manifest.csv", MANIFEST_COLUMNS)
+    counts = count_table(kept)
+    return {
+        "images": len(kept),
+        "counts": {f"{s}{d}": int(counts.at[d, s]) for d in counts.index for s in counts.columns},
+        "ingested": len(ingested),
+        "quarantined": len(quarantine),
+        "quarantine_reasons": {str(k): int(v) for k, v in quarantine["reason"].value_counts().sort_index().items()},
+        "duplicates": {str(k): int(v) for k, v in dups["kind"].value_counts().sort_index().items()},
+        "raw_version": data_version(ingested, quarantine),
+        "data_version": data_version(kept),
+    }
+
+
+@dataclass(frozen=True)
+class PrepareOutcome:
+    """Result of the whole chain."""
+
+    out_dir: Path
+    summary: dict
+    manifest: pd.DataFrame
+
+
+def prepare(
+    source: str | Path | None, out_dir: str | Path, cfg: DataConfig, *, workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> PrepareOutcome:
+    """Ingest -> dedupe -> validate. `source` None generates the demo domains first."""
+    out = Path(out_dir)
+    if source is not None:
+        check_outside_source(source, out)
+    out.mkdir(parents=True, exist_ok=True)
+    src = make_demo_source(out, cfg) if source is None else Path(source)
+    ingest_step(src, out, cfg, workers=workers, progress=progress)
+    dedupe_step(out, cfg)
+    manifest = validate_step(out, cfg)
+    return PrepareOutcome(out, summarise(out), manifest)
