@@ -1,0 +1,60 @@
+"""`spagan evaluate`: KID, attention localisation, translation success and galleries for a checkpoint."""
+
+import argparse
+import json
+from typing import Any
+
+from spagan.config import load_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="score a checkpoint on testA/ testB/ and write metrics.json + galleries")
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
+    p.add_argument("--data", required=True, help="folder with testA/ testB/ (trainA/ trainB/, masks/ optional)")
+    p.add_argument("--out", required=True, help="output folder: metrics.json and gallery/*.png")
+    p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a param, e.g. --set eval.inception_weights=fid (repeatable)")
+    p.add_argument("--cache-dir", default=None, help="feature cache of real images (default: OUT/feature_cache)")
+    p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda[:N]")
+    p.add_argument("--json", action="store_true", help="print the full metrics JSON instead of the table")
+    p.set_defaults(func=run)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def summary_table(metrics: dict[str, Any]) -> str:
+    """A short plain-text table of the headline numbers per direction."""
+    rows = [("", "a2b", "b2a")]
+    kid = []
+    for name in ("a2b", "b2a"):
+        k = metrics[name]["kid_x100"]
+        kid.append(f"{k['mean']:.2f} +/- {k['std']:.2f}" if "mean" in k else "unavailable")
+    rows.append(("KID x100", *kid))
+    for key, label in (("success_share", "classified as target"), ("attention_in_mask", "attention in mask"),
+                       ("attention_auc", "attention ROC AUC"), ("background_l1", "background L1 [0,1]")):
+        rows.append((label, *(_fmt(metrics[n][key]) for n in ("a2b", "b2a"))))
+    rows.append(("gallery", *(str(metrics[n]["gallery"] or "-") for n in ("a2b", "b2a"))))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    ckpt, data = metrics["checkpoint"], metrics["data"]
+    lines.append(f"model sha256 {ckpt['sha256'][:16]}  data version {data['data_version'] or 'unknown'}")
+    k = metrics["a2b"]["kid_x100"]
+    if "mean" not in k:
+        lines.append(f"KID not computed: {k.get('reason')}; fix: {k.get('fix')}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.params, args.overrides)
+    from spagan.evaluate import METRICS_NAME, evaluate  # torch import only when evaluating
+
+    metrics = evaluate(cfg.eval, args.checkpoint, args.data, args.out, device=args.device, cache_dir=args.cache_dir)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(summary_table(metrics))
+        print(f"written: {args.out}/{METRICS_NAME}")
+    return 0

@@ -1,0 +1,242 @@
+"""Evaluate a checkpoint on a CycleGAN-layout data folder: KID, localisation, success, galleries.
+
+`evaluate(eval_cfg, checkpoint, data_dir, out_dir)` writes
+
+  out_dir/metrics.json        scores per direction, with the model hash, data version and settings
+  out_dir/gallery/a2b.png     input | attention overlay | translation | reconstruction, one row per image
+  out_dir/gallery/b2a.png
+
+For each direction (a2b: testA translated, compared with real testB; b2a the reverse):
+KID x 100 over Inception pool features (or a status saying why not, and the fix: never a
+made-up number), the attention/background metrics where a mask of the same file name exists
+(``data_dir/testA_mask/``, as ``spagan prepare`` writes, or ``data_dir/masks/testA/``), and the share of translations a domain classifier
+trained on trainA/trainB calls the target domain. The DVC stage, the Dagster assets and
+``spagan evaluate`` all call this function.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from spagan.config import EvalConfig
+from spagan.errors import SpaganError
+from spagan.gallery import COLUMNS, write_gallery
+from spagan.imageio import atomic_write_bytes, list_images, load_image
+from spagan.inference import Translator
+from spagan.metrics.domain_classifier import DomainClassifier
+from spagan.metrics.features import (
+    FeatureCache,
+    InceptionFeatures,
+    WeightsUnavailable,
+    extract_features,
+    file_sha256,
+    load_inception,
+)
+from spagan.metrics.kid import kid_from_features
+from spagan.metrics.localisation import attention_auc, attention_in_mask, background_l1, nanmean
+
+log = logging.getLogger(__name__)
+
+METRICS_NAME = "metrics.json"
+GALLERY_DIR = "gallery"
+# direction -> (source test folder, target test folder, target domain label)
+DIRECTIONS = {"a2b": ("testA", "testB", "B"), "b2a": ("testB", "testA", "A")}
+
+
+def find_mask(data_dir: Path, split: str, image: Path) -> Path | None:
+    """The mask of `image` (in data_dir/<split>/): same relative path, or same stem as .png, under
+    ``data_dir/<split>_mask/`` (the prepared layout) or ``data_dir/masks/<split>/``."""
+    rel = image.relative_to(data_dir / split)
+    for root in (data_dir / f"{split}_mask", data_dir / "masks" / split):
+        for candidate in (root / rel, (root / rel).with_suffix(".png")):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def load_mask(path: Path, size: int) -> np.ndarray:
+    """Binary object mask [size, size] (pixels > 127 are object), nearest-neighbour resized."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L")
+            if im.size != (size, size):
+                im = im.resize((size, size), Image.NEAREST)
+            return np.asarray(im) > 127
+    except OSError as exc:
+        raise SpaganError(f"{path}: cannot read mask ({exc})") from None
+
+
+def _real_features(
+    extractor: InceptionFeatures, paths: list[Path], size: int, cache: FeatureCache, batch_size: int
+) -> np.ndarray:
+    """Features of real images, keyed in the cache by file content and load size."""
+    chunks = []
+    for start in range(0, len(paths), batch_size):
+        batch = paths[start : start + batch_size]
+        keys = [f"{file_sha256(p)}-{size}" for p in batch]
+        if all(cache.has(k) for k in keys):  # nothing to compute: skip decoding the images
+            images = torch.zeros(len(batch), 3, 1, 1)
+        else:
+            images = torch.stack([load_image(p, size) for p in batch])
+        chunks.append(extract_features(extractor, images, keys=keys, cache=cache, batch_size=batch_size))
+    return np.concatenate(chunks) if chunks else np.zeros((0, 2048))
+
+
+def _direction(
+    name: str,
+    translator: Translator,
+    data_dir: Path,
+    out_dir: Path,
+    eval_cfg: EvalConfig,
+    classifier: DomainClassifier | None,
+    extractor: InceptionFeatures | None,
+    cache: FeatureCache | None,
+    kid_status: dict[str, str] | None,
+) -> dict[str, Any]:
+    """All metrics and the gallery for one direction."""
+    src_name, tgt_name, target = DIRECTIONS[name]
+    src_dir, tgt_dir = data_dir / src_name, data_dir / tgt_name
+    paths = list_images(src_dir)
+    if not paths:
+        raise SpaganError(f"{src_dir}: no test images")
+    size, bs = translator.image_size, max(1, eval_cfg.batch_size)
+    rng = np.random.default_rng([eval_cfg.seed, list(DIRECTIONS).index(name)])
+    pick = {int(i) for i in rng.choice(len(paths), min(eval_cfg.gallery_size, len(paths)), replace=False)}
+    shares, aucs, bg, fake_feats, predicted, gallery = [], [], [], [], [], []
+    for start in range(0, len(paths), bs):
+        batch = paths[start : start + bs]
+        real = torch.stack([load_image(p, size) for p in batch])
+        out = translator.run(real, name)
+        attn, fake, rec = out.attention.float().cpu(), out.fake.float().cpu(), out.rec.float().cpu()
+        if attn.shape[-2:] != real.shape[-2:]:
+            attn = F.interpolate(attn, size=real.shape[-2:], mode="bilinear", align_corners=False)
+        for i, path in enumerate(batch):
+            mask_path = find_mask(data_dir, src_name, path)
+            if mask_path is not None:
+                mask = load_mask(mask_path, size)
+                shares.append(attention_in_mask(attn[i, 0], mask))
+                aucs.append(attention_auc(attn[i, 0], mask))
+                bg.append(background_l1(real[i], fake[i], mask))
+            if start + i in pick:
+                gallery.append((real[i], attn[i], fake[i], rec[i]))
+        if extractor is not None:
+            # keyed by the translation's bytes: an unchanged model on unchanged data hits the cache
+            fake_feats.append(extract_features(extractor, fake, cache=cache, batch_size=bs))
+        if classifier is not None:
+            predicted.append(classifier.predict(fake))
+    gallery_path = out_dir / GALLERY_DIR / f"{name}.png"
+    if gallery:
+        write_gallery(gallery_path, *(torch.stack(t) for t in zip(*gallery)))
+
+    result: dict[str, Any] = {"source": src_name, "target": tgt_name, "n_images": len(paths)}
+    if extractor is not None and cache is not None:
+        real_feats = _real_features(extractor, list_images(tgt_dir), size, cache, bs)
+        feats = np.concatenate(fake_feats)
+        if min(len(feats), len(real_feats)) < 2:
+            result["kid_x100"] = {"status": "unavailable", "reason": f"fewer than 2 images in {src_dir} or {tgt_dir}",
+                                  "fix": "add test images"}
+        else:
+            mean, std = kid_from_features(feats, real_feats, eval_cfg.kid_subsets, eval_cfg.kid_subset_size,
+                                          eval_cfg.seed)
+            result["kid_x100"] = {"mean": 100 * mean, "std": 100 * std,
+                                  "subset_size": min(eval_cfg.kid_subset_size, len(feats), len(real_feats)),
+                                  "n_real": len(real_feats)}
+    else:
+        result["kid_x100"] = dict(kid_status or {"status": "unavailable"})
+    result["n_masks"] = len(shares)
+    result["attention_in_mask"] = nanmean(shares)
+    result["attention_auc"] = nanmean(aucs)
+    result["background_l1"] = nanmean(bg)
+    result["success_share"] = (
+        float((np.concatenate(predicted) == target).mean()) if classifier is not None else None
+    )
+    result["gallery"] = str(gallery_path.relative_to(out_dir)) if gallery else None
+    result["gallery_files"] = [paths[i].relative_to(src_dir).as_posix() for i in sorted(pick)]
+    return result
+
+
+def _data_version(data_dir: Path) -> str | None:
+    """``data_version`` from summary.json in data_dir or its parent (``spagan prepare`` puts it beside prepared/)."""
+    summary = next((p for p in (data_dir / "summary.json", data_dir.parent / "summary.json") if p.is_file()), None)
+    if summary is None:
+        return None
+    try:
+        return json.loads(summary.read_text(encoding="utf-8")).get("data_version")
+    except (OSError, ValueError, AttributeError):
+        log.warning("%s: unreadable; data version not recorded", summary)
+        return None
+
+
+def evaluate(
+    eval_cfg: EvalConfig,
+    checkpoint: Path,
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    device: str = "auto",
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Evaluate `checkpoint` on `data_dir` (testA/, testB/, trainA/, trainB/, optional masks/).
+
+    Writes metrics.json and gallery PNGs into `out_dir` and returns the metrics dict.
+    Inception features are cached under `cache_dir` (default out_dir/feature_cache), keyed by
+    weights and image content (real: file sha256 + load size; translations: tensor bytes), so
+    re-evaluating an unchanged model on unchanged data runs no Inception pass.
+    """
+    t0 = time.perf_counter()
+    checkpoint, data_dir, out_dir = Path(checkpoint), Path(data_dir), Path(out_dir)
+    if not data_dir.is_dir():
+        raise SpaganError(f"{data_dir}: data folder not found")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    translator = Translator.from_checkpoint(checkpoint, device=device)
+
+    extractor, cache, kid_status = None, None, None
+    try:
+        extractor = load_inception(eval_cfg.inception_weights, eval_cfg.weights_dir, device=str(translator.device))
+        cache = FeatureCache(Path(cache_dir) if cache_dir else out_dir / "feature_cache", extractor.cache_namespace)
+    except WeightsUnavailable as exc:
+        log.warning("KID not computed: %s", exc)
+        kid_status = {"status": "unavailable", "reason": exc.reason, "fix": exc.fix}
+
+    classifier, clf_info = None, {"status": "unavailable"}
+    if (data_dir / "trainA").is_dir() and (data_dir / "trainB").is_dir():
+        classifier = DomainClassifier.fit_folders(data_dir / "trainA", data_dir / "trainB", seed=eval_cfg.seed)
+        clf_info = {"model": "logistic regression on thumbnail, colour histogram, gradient and spectrum features",
+                    "trained_on": "trainA vs trainB", "holdout_accuracy": nanmean([classifier.holdout_accuracy])}
+    else:
+        clf_info["reason"] = f"{data_dir} has no trainA/ and trainB/ to train the domain classifier on"
+
+    metrics: dict[str, Any] = {
+        "checkpoint": {"path": str(checkpoint), "sha256": translator.checkpoint_sha256},
+        "data": {"dir": str(data_dir), "data_version": _data_version(data_dir)},
+        "settings": {
+            "image_size": translator.image_size,
+            "kid": {"subsets": eval_cfg.kid_subsets, "subset_size": eval_cfg.kid_subset_size,
+                    "seed": eval_cfg.seed, "scale": 100, "kernel": "(a.b/d + 1)^3, unbiased MMD^2"},
+            "features": extractor.identity if extractor is not None else kid_status,
+            "domain_classifier": clf_info,
+            "gallery": {"size": eval_cfg.gallery_size, "columns": list(COLUMNS)},
+            "background_l1_scale": "mean |input - translation| outside the mask, on [0, 1]",
+        },
+    }
+    for name in DIRECTIONS:
+        metrics[name] = _direction(name, translator, data_dir, out_dir, eval_cfg, classifier, extractor, cache,
+                                   kid_status)
+    metrics["run"] = {
+        "seconds": round(time.perf_counter() - t0, 3),
+        "device": str(translator.device),
+        "feature_cache": None if cache is None else {"dir": str(cache.folder), "hits": cache.hits,
+                                                     "misses": cache.misses},
+    }
+    atomic_write_bytes(out_dir / METRICS_NAME, (json.dumps(metrics, indent=2, allow_nan=False) + "\n").encode())
+    log.info("evaluation written to %s", out_dir / METRICS_NAME)
+    return metrics

@@ -1,0 +1,78 @@
+"""Attention galleries: one row per test image, input | attention overlay | translation | reconstruction.
+
+Written as PNG grids (atomically) and, because Dagster has no image metadata type, also
+available as small base64 PNG thumbnails for markdown metadata.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torchvision.utils import make_grid
+
+from spagan.imageio import open_rgb, save_image
+
+COLUMNS = ("input", "attention overlay", "translation", "reconstruction")
+PADDING = 2  # px between tiles (white)
+OVERLAY_ALPHA = 0.5  # heatmap weight in the overlay
+
+
+def heatmap(attention: torch.Tensor) -> torch.Tensor:
+    """Jet-like colours [3, H, W] in [0, 1] for a map [H, W] or [1, H, W] in [0, 1] (blue low, red high)."""
+    v = attention.detach().float().cpu().reshape(attention.shape[-2:]).clamp(0, 1)
+    channels = [(1.5 - (4 * v - centre).abs()).clamp(0, 1) for centre in (3.0, 2.0, 1.0)]
+    return torch.stack(channels)
+
+
+def overlay(image: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+    """The heatmap of `attention` blended over `image` [3, H, W] in [-1, 1]; result in [-1, 1]."""
+    h, w = image.shape[-2:]
+    attn = attention.detach().float().cpu().reshape(1, 1, *attention.shape[-2:])
+    if attn.shape[-2:] != (h, w):
+        attn = F.interpolate(attn, size=(h, w), mode="bilinear", align_corners=False)
+    base = (image.detach().float().cpu().clamp(-1, 1) + 1) / 2
+    mixed = (1 - OVERLAY_ALPHA) * base + OVERLAY_ALPHA * heatmap(attn[0, 0])
+    return mixed * 2 - 1
+
+
+def gallery_grid(
+    real: torch.Tensor, attention: torch.Tensor, fake: torch.Tensor, rec: torch.Tensor
+) -> torch.Tensor:
+    """Grid [3, H', W'] in [-1, 1]: one row per image, columns as in :data:`COLUMNS`.
+
+    `real`, `fake`, `rec`: [N, 3, H, W] in [-1, 1]; `attention`: [N, 1, h, w] in [0, 1].
+    """
+    n = len(real)
+    if not (len(attention) == len(fake) == len(rec) == n) or n == 0:
+        raise ValueError(f"need the same non-zero N for all four, got {n}, {len(attention)}, {len(fake)}, {len(rec)}")
+    tiles = []
+    for i in range(n):
+        tiles += [real[i].cpu().float(), overlay(real[i], attention[i]), fake[i].cpu().float(), rec[i].cpu().float()]
+    return make_grid(torch.stack(tiles), nrow=len(COLUMNS), padding=PADDING, pad_value=1.0)
+
+
+def write_gallery(
+    path: Path, real: torch.Tensor, attention: torch.Tensor, fake: torch.Tensor, rec: torch.Tensor
+) -> Path:
+    """Write :func:`gallery_grid` as a PNG at `path` (atomic) and return the path."""
+    save_image(gallery_grid(real, attention, fake, rec), path)
+    return Path(path)
+
+
+def thumbnail_base64(path: Path, max_side: int = 256) -> str:
+    """A base64 PNG of the image at `path`, shrunk to fit max_side x max_side (aspect kept)."""
+    im = open_rgb(path)
+    im.thumbnail((max_side, max_side), Image.LANCZOS)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def markdown_image(path: Path, alt: str = "gallery", max_side: int = 256) -> str:
+    """Markdown embedding the image inline as a data URI (for Dagster's MetadataValue.md)."""
+    return f"![{alt}](data:image/png;base64,{thumbnail_base64(path, max_side)})"

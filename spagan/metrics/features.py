@@ -1,0 +1,311 @@
+"""Inception-v3 pool features (2048-d) for KID, from weights on disk only (never downloaded).
+
+Two graphs share torchvision's ``Inception3`` layout and key names:
+
+- ``torchvision``: torchvision's ImageNet weights (``inception_v3_google-0cc3c7bd.pth``).
+- ``fid``: the TensorFlow FID Inception (2015-12-05) ported by pytorch-fid
+  (``pt_inception-2015-12-05-6726825d.pth``): 1008 classes and four patched blocks
+  (average pools exclude padding; the last block max-pools), as papers' KID/FID use.
+
+A local ``.pth`` state_dict is loaded into whichever graph its keys fit (1008 classes: fid).
+Images enter in [-1, 1] and are resized bilinearly to 299 x 299: both weight sets were
+trained on [-1, 1] input (torchvision's ``transform_input`` maps ImageNet-normalised input
+to that same range), so this equals torchvision's ImageNet normalisation. Every score
+records this through :attr:`InceptionFeatures.identity`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models.inception import Inception3, InceptionA, InceptionC, InceptionE
+
+from spagan.errors import SpaganError
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "SPAGAN_INCEPTION_WEIGHTS"
+INPUT_SIZE = 299
+RESIZE_RULE = "bilinear (align_corners=False, no antialias) to 299x299, input in [-1, 1]"
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """A known Inception weights file: its graph, file name and where to fetch it."""
+
+    graph: str
+    file_name: str
+    url: str
+
+
+KNOWN_WEIGHTS = {
+    "torchvision": WeightsSource(
+        "torchvision",
+        "inception_v3_google-0cc3c7bd.pth",
+        "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+    ),
+    "fid": WeightsSource(
+        "fid",
+        "pt_inception-2015-12-05-6726825d.pth",
+        "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+    ),
+}
+
+
+class WeightsUnavailable(SpaganError):
+    """The Inception weights file cannot be found; `reason` says what is missing, `fix` what to do."""
+
+    def __init__(self, reason: str, fix: str) -> None:
+        super().__init__(f"{reason}; {fix}")
+        self.reason = reason
+        self.fix = fix
+
+
+def hub_checkpoint_dir() -> Path:
+    """torch hub's download cache (``$TORCH_HOME/hub/checkpoints``), where torchvision keeps weights."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def resolve_weights(choice: str, weights_dir: str = "") -> tuple[Path, str | None]:
+    """Find the weights file for `choice` (torchvision | fid | a path) -> (path, graph or None).
+
+    ``$SPAGAN_INCEPTION_WEIGHTS`` overrides the file; a named choice still fixes the graph,
+    a path leaves it to be detected from the keys (None). Raises WeightsUnavailable naming
+    the file(s) and folder(s) searched and how to provide them.
+    """
+    source = KNOWN_WEIGHTS.get(choice)
+    graph = source.graph if source else None
+    env = os.environ.get(ENV_VAR, "")
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise WeightsUnavailable(f"{ENV_VAR}={env}: no such file", "unset it or point it at an Inception-v3 .pth")
+        return path, graph
+    if source is None:
+        path = Path(choice).expanduser()
+        if not path.is_file():
+            raise WeightsUnavailable(
+                f"eval.inception_weights={choice}: no such file",
+                f"set it to torchvision, fid or an existing .pth state_dict (or set {ENV_VAR})",
+            )
+        return path, None
+    folders = ([Path(weights_dir).expanduser()] if weights_dir else []) + [hub_checkpoint_dir()]
+    for folder in folders:
+        if (folder / source.file_name).is_file():
+            return folder / source.file_name, graph
+    searched = ", ".join(str(f) for f in folders)
+    raise WeightsUnavailable(
+        f"Inception weights '{source.file_name}' ({choice}) not found in {searched} (nothing is downloaded)",
+        f"fetch {source.url} on a machine with internet and copy it into {folders[0]} "
+        f"(or set eval.weights_dir, or {ENV_VAR}=/path/to/{source.file_name})",
+    )
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- the FID graph: torchvision's blocks with TensorFlow's pooling (pytorch-fid's patches) ---
+
+
+class _FIDInceptionA(InceptionA):
+    def _forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        b5 = self.branch5x5_2(self.branch5x5_1(x))
+        b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
+        pool = self.branch_pool(F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False))
+        return [self.branch1x1(x), b5, b3, pool]
+
+
+class _FIDInceptionC(InceptionC):
+    def _forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
+        d = x
+        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3,
+                      self.branch7x7dbl_4, self.branch7x7dbl_5):
+            d = layer(d)
+        pool = self.branch_pool(F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False))
+        return [self.branch1x1(x), b7, d, pool]
+
+
+class _FIDInceptionE(InceptionE):
+    def __init__(self, in_channels: int, max_pool: bool) -> None:
+        super().__init__(in_channels)
+        self.max_pool = max_pool  # TF's last block max-pools (Mixed_7c); the others average
+
+    def _forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        b3 = self.branch3x3_1(x)
+        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
+        d = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+        d = torch.cat([self.branch3x3dbl_3a(d), self.branch3x3dbl_3b(d)], 1)
+        if self.max_pool:
+            pooled = F.max_pool2d(x, 3, stride=1, padding=1)
+        else:
+            pooled = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+        return [self.branch1x1(x), b3, d, self.branch_pool(pooled)]
+
+
+def build_inception(graph: str, num_classes: int, aux_logits: bool) -> Inception3:
+    """An uninitialised Inception3 in the given graph ("torchvision" or "fid")."""
+    model = Inception3(num_classes=num_classes, aux_logits=aux_logits, transform_input=False, init_weights=False)
+    if graph == "fid":
+        model.Mixed_5b = _FIDInceptionA(192, pool_features=32)
+        model.Mixed_5c = _FIDInceptionA(256, pool_features=64)
+        model.Mixed_5d = _FIDInceptionA(288, pool_features=64)
+        model.Mixed_6b = _FIDInceptionC(768, channels_7x7=128)
+        model.Mixed_6c = _FIDInceptionC(768, channels_7x7=160)
+        model.Mixed_6d = _FIDInceptionC(768, channels_7x7=160)
+        model.Mixed_6e = _FIDInceptionC(768, channels_7x7=192)
+        model.Mixed_7b = _FIDInceptionE(1280, max_pool=False)
+        model.Mixed_7c = _FIDInceptionE(2048, max_pool=True)
+    elif graph != "torchvision":
+        raise ValueError(f"unknown Inception graph {graph!r}")
+    return model
+
+
+class InceptionFeatures:
+    """Callable mapping images [N, 3, H, W] in [-1, 1] to pool features [N, 2048] (float64)."""
+
+    def __init__(self, model: nn.Module, identity: dict[str, str], device: str = "cpu") -> None:
+        self.model = model.to(device).eval()
+        self.identity = identity  # backbone, graph, weights file and sha256, resize rule
+        self.device = device
+
+    @property
+    def cache_namespace(self) -> str:
+        """Folder name for cached features: changes whenever weights or graph change."""
+        return f"{self.identity['graph']}-{self.identity['weights_sha256']}"
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> np.ndarray:
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected images [N, 3, H, W], got {tuple(images.shape)}")
+        x = images.to(self.device, torch.float32)
+        x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
+        return self.model(x).double().cpu().numpy()
+
+
+def load_inception(choice: str = "torchvision", weights_dir: str = "", device: str = "cpu") -> InceptionFeatures:
+    """Build the feature extractor from a weights file on disk (see :func:`resolve_weights`).
+
+    The state_dict is read with ``torch.load(weights_only=True)`` and must match the graph's
+    keys exactly; otherwise SpaganError names the file and the first mismatching keys.
+    """
+    path, graph = resolve_weights(choice, weights_dir)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
+        raise SpaganError(f"{path}: cannot read Inception weights: {exc}") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    fc = state.get("fc.weight") if isinstance(state, dict) else None
+    if not isinstance(fc, torch.Tensor) or tuple(fc.shape[1:]) != (2048,):
+        raise SpaganError(f"{path}: not an Inception-v3 state_dict (no fc.weight of shape [classes, 2048])")
+    if graph is None:
+        graph = "fid" if fc.shape[0] == 1008 else "torchvision"
+    aux = any(k.startswith("AuxLogits.") for k in state)
+    model = build_inception(graph, num_classes=int(fc.shape[0]), aux_logits=aux)
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise SpaganError(
+            f"{path}: keys do not match the {graph} Inception-v3 graph (missing: {result.missing_keys[:3]}, "
+            f"unexpected: {result.unexpected_keys[:3]})"
+        )
+    model.fc = nn.Identity()  # keep the 2048-d pool3 features
+    model.dropout = nn.Identity()
+    identity = {
+        "backbone": "inception_v3 pool3 (2048-d)",
+        "graph": graph,
+        "weights_file": path.name,
+        "weights_sha256": file_sha256(path)[:16],
+        "resize": RESIZE_RULE,
+    }
+    log.info("Inception features: %s weights %s (sha256 %s)", graph, path, identity["weights_sha256"])
+    return InceptionFeatures(model, identity, device)
+
+
+# --- cache: features of unchanged images under unchanged weights are read back, not recomputed ---
+
+
+def tensor_key(image: torch.Tensor) -> str:
+    """Content key of one image tensor (sha256 of its float32 bytes)."""
+    return hashlib.sha256(image.detach().to(torch.float32).cpu().contiguous().numpy().tobytes()).hexdigest()
+
+
+class FeatureCache:
+    """Per-image feature vectors as ``<root>/<namespace>/<key>.npy`` (written atomically).
+
+    `namespace` identifies the extractor (graph + weights sha), `key` the image content
+    (and its load size), so a change of either misses. ``hits``/``misses`` count lookups.
+    """
+
+    def __init__(self, root: Path, namespace: str) -> None:
+        self.folder = Path(root) / namespace
+        self.hits = 0
+        self.misses = 0
+
+    def has(self, key: str) -> bool:
+        """Whether a vector for `key` is stored (not counted as a lookup)."""
+        return (self.folder / f"{key}.npy").is_file()
+
+    def get(self, key: str) -> np.ndarray | None:
+        """The stored vector for `key`, or None (a corrupt file counts as missing)."""
+        path = self.folder / f"{key}.npy"
+        if path.is_file():
+            try:
+                value = np.load(path, allow_pickle=False)
+                self.hits += 1
+                return value
+            except (OSError, ValueError):
+                log.warning("feature cache: ignoring unreadable %s", path)
+        self.misses += 1
+        return None
+
+    def put(self, key: str, value: np.ndarray) -> None:
+        """Store `value` for `key` (temp file + os.replace)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{key}.{os.getpid()}.tmp.npy"
+        np.save(tmp, np.asarray(value), allow_pickle=False)
+        os.replace(tmp, self.folder / f"{key}.npy")
+
+
+def extract_features(
+    extractor: InceptionFeatures,
+    images: torch.Tensor,
+    keys: list[str] | None = None,
+    cache: FeatureCache | None = None,
+    batch_size: int = 16,
+) -> np.ndarray:
+    """Features [N, 2048] of `images` [N, 3, H, W] in [-1, 1], computing only cache misses.
+
+    `keys` name each image's content for the cache (default: :func:`tensor_key`).
+    """
+    n = len(images)
+    out: list[np.ndarray | None] = [None] * n
+    if cache is not None:
+        keys = keys if keys is not None else [tensor_key(img) for img in images]
+        if len(keys) != n:
+            raise ValueError(f"{len(keys)} keys for {n} images")
+        out = [cache.get(k) for k in keys]
+    todo = [i for i in range(n) if out[i] is None]
+    for start in range(0, len(todo), max(1, batch_size)):
+        idx = todo[start : start + max(1, batch_size)]
+        feats = extractor(images[idx])
+        for i, f in zip(idx, feats):
+            out[i] = f
+            if cache is not None and keys is not None:
+                cache.put(keys[i], f)
+    log.debug("features: %d computed, %d from cache", len(todo), n - len(todo))
+    return np.stack(out) if n else np.zeros((0, 2048))  # type: ignore[arg-type]
