@@ -1,0 +1,334 @@
+"""Model lineage: which data, params, code and environment produced a model directory.
+
+The DVC ``train`` stage trains into a work folder (kept between runs so a killed run resumes)
+and then *publishes* the finished run into the model folder with ``publish_run``: the files are
+swapped in whole, so a failed or killed training never touches the previous model, and the new
+folder holds ``lineage.json``:
+
+    data      data version (spagan's content digest), and the DVC-compatible md5 of the manifest
+              file and of the prepared-images folder (the values `dvc.lock` records for the deps)
+    params    the `model` and `train` sections used, and their digest
+    model     sha256 and md5 of checkpoint.pt, steps trained
+    code      git commit (and whether the work tree had uncommitted changes)
+    runtime   device, python / torch / torchvision / numpy versions, host, time
+
+Reading ``dvc.lock`` and ``params.yaml`` is plain YAML: this module never imports dvc.
+"""
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spagan.config import Config
+from spagan.errors import SpaganError
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"  # spagan.checkpoint.CHECKPOINT_NAME (not imported: it imports torch)
+LINEAGE_NAME = "lineage.json"
+CURVES_NAME = "loss_curves.csv"  # train_log.jsonl as CSV: DVC plots read CSV/JSON, not JSON lines
+DATA_STAMP = "data_stamp.json"   # in the work folder: the data its checkpoint was trained on
+RUN_FILES = (CHECKPOINT_NAME, "config.yaml", "train_log.jsonl", "metrics.json")
+CURVE_COLUMNS = ("step", "epoch", "lr", "G", "G_gan", "cycle", "identity", "fm", "D_A", "D_B")
+_IGNORED_NAMES = {"__pycache__", ".DS_Store"}
+
+
+def file_md5(path: str | Path, chunk: int = 1 << 20) -> str:
+    """md5 of a file's bytes: what DVC 3 records for a file dependency or output."""
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes (the model identity `spagan evaluate` records)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def dir_md5(path: str | Path) -> str:
+    """DVC 3's hash of a folder (``<md5>.dir`` in dvc.lock): md5 of the JSON list of
+    {md5, relpath} of every file, sorted by relpath. Files in __pycache__ are skipped, as the
+    project's .dvcignore does; other .dvcignore patterns are not applied."""
+    root = Path(path)
+    if not root.is_dir():
+        raise SpaganError(f"{root}: not a folder")
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _IGNORED_NAMES)
+        for name in filenames:
+            if name in _IGNORED_NAMES or name.endswith(".pyc"):
+                continue
+            full = Path(dirpath) / name
+            entries.append({"md5": file_md5(full), "relpath": full.relative_to(root).as_posix()})
+    entries.sort(key=lambda e: e["relpath"])
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
+def git_state(repo: str | Path) -> dict[str, Any]:
+    """{"commit": HEAD sha or None, "dirty": uncommitted changes to tracked files or None}."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=30,
+                                  check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    # Files DVC itself rewrites during `dvc repro` (dvc.lock, .gitignore entries) do not count.
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)dvc.lock",
+                 ":(exclude,glob)**/.gitignore") if commit else None
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of the interpreter and the libraries a model's numbers depend on."""
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in ("spagan-pipeline", "torch", "torchvision", "numpy", "pillow"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return versions
+
+
+def data_facts(data_dir: str | Path, manifest: str | Path) -> dict[str, Any]:
+    """The identity of the training data: DVC-compatible md5s and spagan's data version."""
+    data_dir, manifest = Path(data_dir), Path(manifest)
+    if not manifest.is_file():
+        raise SpaganError(f"{manifest}: manifest not found (run `spagan prepare` or `dvc repro prepare`)")
+    summary_path = manifest.parent / "summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    return {
+        "data_version": summary.get("data_version"),
+        "images": summary.get("images"),
+        "manifest": manifest.as_posix(),
+        "manifest_md5": file_md5(manifest),
+        "prepared": data_dir.as_posix(),
+        "prepared_md5": dir_md5(data_dir),
+    }
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def start_run(work_dir: str | Path, manifest: str | Path) -> bool:
+    """Get the training work folder ready for `spagan train --resume auto`: when its checkpoint
+    was trained on other data (the manifest's md5 differs), empty it so training starts fresh.
+    Returns True when an earlier run was cleared."""
+    work = Path(work_dir)
+    stamp = {"manifest_md5": file_md5(manifest)}
+    stamp_path = work / DATA_STAMP
+    cleared = False
+    if work.exists():
+        previous = json.loads(stamp_path.read_text(encoding="utf-8")) if stamp_path.is_file() else None
+        if previous != stamp and any(work.iterdir()):
+            log.info("%s was trained on other data: starting fresh", work)
+            shutil.rmtree(work)
+            cleared = True
+    work.mkdir(parents=True, exist_ok=True)
+    _write_atomic(stamp_path, json.dumps(stamp).encode())
+    return cleared
+
+
+def loss_curves_csv(log_path: str | Path) -> bytes:
+    """train_log.jsonl as CSV (one row per logged step), the format `dvc plots` reads."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CURVE_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for line in Path(log_path).read_text(encoding="utf-8").splitlines():
+        try:
+            writer.writerow(json.loads(line))
+        except ValueError:
+            continue  # a line cut short by a crash
+    return out.getvalue().encode()
+
+
+def build_lineage(cfg: Config, run_dir: str | Path, data: dict[str, Any], repo: str | Path) -> dict[str, Any]:
+    """The lineage record of the finished run in `run_dir` (see the module docstring)."""
+    run_dir = Path(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    ckpt = run_dir / CHECKPOINT_NAME
+    return {
+        "format": 1,
+        "data": data,
+        "params": {"model": cfg.to_dict()["model"], "train": cfg.to_dict()["train"],
+                   "digest": cfg.digest("model", "train")},
+        "model": {"checkpoint": CHECKPOINT_NAME, "sha256": file_sha256(ckpt), "md5": file_md5(ckpt),
+                  "steps": metrics.get("steps"), "total_steps": metrics.get("total_steps")},
+        "code": git_state(repo),
+        "runtime": {"device": metrics.get("device"), "versions": library_versions(),
+                    "host": platform.node(), "created": datetime.now(UTC).isoformat(timespec="seconds")},
+    }
+
+
+def _check_finished(run_dir: Path, cfg: Config) -> None:
+    metrics_path = run_dir / "metrics.json"
+    if not (run_dir / CHECKPOINT_NAME).is_file() or not metrics_path.is_file():
+        raise SpaganError(f"{run_dir}: no finished training run to publish (checkpoint.pt, metrics.json)")
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    if not metrics.get("finished"):
+        raise SpaganError(f"{run_dir}: training stopped at step {metrics.get('steps')} of "
+                          f"{metrics.get('total_steps')}; not publishing an unfinished model")
+    run_cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    for section in ("model", "train"):
+        if run_cfg.get(section) != cfg.to_dict()[section]:
+            raise SpaganError(f"{run_dir}: the run's {section} config differs from the params given")
+
+
+def publish_run(
+    cfg: Config, run_dir: str | Path, model_dir: str | Path, *, data_dir: str | Path, manifest: str | Path,
+    repo: str | Path = ".",
+) -> dict[str, Any]:
+    """Copy a finished run into `model_dir` with lineage.json and loss_curves.csv, replacing the
+    previous model folder only once the new one is complete. Returns the lineage record."""
+    run_dir, model_dir = Path(run_dir), Path(model_dir)
+    _check_finished(run_dir, cfg)
+    data = data_facts(data_dir, manifest)
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.new-", dir=model_dir.parent))
+    try:
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; a model folder is not
+        for name in RUN_FILES:
+            if name == CHECKPOINT_NAME:  # checkpoints are replaced by os.replace: a hard link is safe
+                try:
+                    os.link(run_dir / name, staging / name)
+                    continue
+                except OSError:
+                    pass
+            shutil.copy2(run_dir / name, staging / name)
+        (staging / CURVES_NAME).write_bytes(loss_curves_csv(staging / "train_log.jsonl"))
+        lineage = build_lineage(cfg, staging, data, repo)
+        (staging / LINEAGE_NAME).write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
+        for path in staging.iterdir():
+            path.chmod(0o644)  # atomic writes through temp files leave them private
+        _swap_in(staging, model_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("published %s (data version %s, model sha256 %s)", model_dir, data["data_version"],
+             lineage["model"]["sha256"][:16])
+    return lineage
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Replace folder `target` by `new`: two renames, rolled back if the second fails."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.rmdir(old)
+        os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_lineage(model_dir: str | Path) -> dict[str, Any]:
+    """lineage.json of a model folder (or of the folder holding a checkpoint file)."""
+    path = Path(model_dir)
+    if path.is_file():
+        path = path.parent
+    path = path / LINEAGE_NAME
+    if not path.is_file():
+        raise SpaganError(f"{path}: no lineage record (models are published by the DVC train stage)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_stage_lock(lock_path: str | Path, stage: str) -> dict[str, Any]:
+    """One stage of dvc.lock as {"cmd", "deps": {path: md5}, "outs": {path: md5}, "params": {...}}."""
+    lock_path = Path(lock_path)
+    if not lock_path.is_file():
+        raise SpaganError(f"{lock_path}: not found (run `dvc repro` first)")
+    lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
+    entry = (lock.get("stages") or {}).get(stage)
+    if entry is None:
+        raise SpaganError(f"{lock_path}: no stage {stage!r} (stages: {', '.join(lock.get('stages') or {})})")
+    params: dict[str, Any] = {}
+    for values in (entry.get("params") or {}).values():
+        params.update(values)
+    return {
+        "cmd": entry.get("cmd"),
+        "deps": {d["path"]: d.get("md5") for d in entry.get("deps") or []},
+        "outs": {o["path"]: o.get("md5") for o in entry.get("outs") or []},
+        "params": params,
+    }
+
+
+def compare_with_lock(lineage: dict[str, Any], stage_lock: dict[str, Any]) -> list[str]:
+    """Disagreements between a model's lineage and the dvc.lock entry of the stage that made it
+    (empty when the lock describes exactly this model's data and params)."""
+    problems = []
+    data = lineage["data"]
+    for path_key, md5_key in (("manifest", "manifest_md5"), ("prepared", "prepared_md5")):
+        locked = stage_lock["deps"].get(data[path_key])
+        if locked is None:
+            problems.append(f"dvc.lock has no dependency {data[path_key]}")
+        elif locked != data[md5_key]:
+            problems.append(f"{data[path_key]}: lineage md5 {data[md5_key]} != dvc.lock {locked}")
+    for section in ("model", "train"):
+        locked = stage_lock["params"].get(section)
+        if locked is not None and locked != lineage["params"][section]:
+            problems.append(f"params section {section!r} differs from dvc.lock")
+    return problems
+
+
+def lineage_summary(lineage: dict[str, Any]) -> str:
+    """A few lines naming the data, params, code and model of a lineage record."""
+    d, m, c, r = lineage["data"], lineage["model"], lineage["code"], lineage["runtime"]
+    dirty = " (uncommitted changes)" if c.get("dirty") else ""
+    return "\n".join([
+        f"data version   {d['data_version']}  ({d['images']} images in {d['prepared']})",
+        f"manifest md5   {d['manifest_md5']}  {d['manifest']}",
+        f"prepared md5   {d['prepared_md5']}",
+        f"params digest  {lineage['params']['digest']}  (model + train sections)",
+        f"git commit     {c.get('commit') or 'unknown'}{dirty}",
+        f"model sha256   {m['sha256']}  ({m['steps']} steps)",
+        f"device         {r['device']}  torch {r['versions'].get('torch')}  trained {r['created']}",
+    ])
+
+
+def locked_model_lineage(repo: str | Path, stage: str = "train") -> dict[str, Any]:
+    """The model a dvc.lock stage produced, with its lineage checked against the lock.
+
+    Returns {"model_dir", "model_md5" (the lock's hash of the folder), "lock", "lineage",
+    "problems" (see compare_with_lock), "version" (a digest of data md5s, params and model hash)}.
+    """
+    repo = Path(repo)
+    lock = read_stage_lock(repo / "dvc.lock", stage)
+    model_out = next((p for p in lock["outs"] if (repo / p / LINEAGE_NAME).is_file()), None)
+    if model_out is None:
+        raise SpaganError(f"{repo / 'dvc.lock'}: no output of stage {stage!r} holds a {LINEAGE_NAME}")
+    lineage = read_lineage(repo / model_out)
+    identity = {"deps": {p: lock["deps"].get(p) for p in (lineage["data"]["manifest"], lineage["data"]["prepared"])},
+                "params": lineage["params"]["digest"], "model": lineage["model"]["sha256"]}
+    version = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    return {"model_dir": model_out, "model_md5": lock["outs"][model_out], "lock": lock, "lineage": lineage,
+            "problems": compare_with_lock(lineage, lock), "version": version}

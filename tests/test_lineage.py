@@ -1,0 +1,122 @@
+"""spagan.lineage: DVC-compatible hashes, the work-folder stamp, publishing with lineage.json."""
+
+import hashlib
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from spagan.config import load_config
+from spagan.errors import SpaganError
+from spagan.lineage import (
+    compare_with_lock,
+    dir_md5,
+    file_md5,
+    loss_curves_csv,
+    publish_run,
+    read_lineage,
+    read_stage_lock,
+    start_run,
+)
+from tests.conftest import ROOT, TINY_OVERRIDES
+from tests.dvc_project import DVC_BIN
+
+
+def test_dir_md5_matches_dvc(tmp_path):
+    folder = tmp_path / "repo" / "images"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.png").write_bytes(b"\x89PNG fake")
+    (folder / "sub" / "b.txt").write_bytes(b"line\r\n")  # DVC 3 hashes bytes as they are
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "x.pyc").write_bytes(b"ignored")
+    (tmp_path / "repo" / ".dvcignore").write_text("__pycache__/\n")
+    for args in (["init", "--no-scm", "-q"], ["add", "-q", "images"]):
+        subprocess.run([str(DVC_BIN), *args], cwd=tmp_path / "repo", check=True, capture_output=True)
+    recorded = yaml.safe_load((tmp_path / "repo" / "images.dvc").read_text())["outs"][0]["md5"]
+    assert dir_md5(folder) == recorded
+    assert file_md5(folder / "a.png") == hashlib.md5(b"\x89PNG fake").hexdigest()
+
+
+def test_start_run_clears_work_folder_only_when_data_changes(tmp_path):
+    manifest, work = tmp_path / "manifest.csv", tmp_path / "work"
+    manifest.write_text("path\nA/1.png\n")
+    assert start_run(work, manifest) is False
+    (work / "checkpoint.pt").write_bytes(b"old run")
+    assert start_run(work, manifest) is False and (work / "checkpoint.pt").exists()
+    manifest.write_text("path\nA/2.png\n")
+    assert start_run(work, manifest) is True
+    assert not (work / "checkpoint.pt").exists()
+
+
+def test_loss_curves_csv_skips_a_torn_line(tmp_path):
+    log = tmp_path / "train_log.jsonl"
+    log.write_text(json.dumps({"step": 1, "G": 2.0, "D_A": 0.5, "images_per_s": 9}) + "\n{\"step\": 2, \"G")
+    rows = loss_curves_csv(log).decode().splitlines()
+    assert rows[0].startswith("step,epoch,lr,G,") and rows[1].startswith("1,,,2.0,") and len(rows) == 2
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A real (tiny) finished training run plus the prepared-data files publish reads."""
+    from spagan.train import train
+    from tests.conftest import write_tiny_domains
+
+    root = tmp_path_factory.mktemp("run")
+    data = write_tiny_domains(root / "data" / "prepared")
+    (root / "data" / "manifest.csv").write_text("path,sha256\ntrainA/000.png,x\n")
+    (root / "data" / "summary.json").write_text(json.dumps({"data_version": "abc123", "images": 16}))
+    cfg = load_config(ROOT / "params.yaml", TINY_OVERRIDES + ["train.max_steps=2"])
+    train(cfg, data, root / "work", device="cpu")
+    return root, cfg
+
+
+def test_publish_writes_lineage_and_replaces_model_whole(finished_run, tmp_path):
+    root, cfg = finished_run
+    model = tmp_path / "models" / "spagan"
+    model.mkdir(parents=True)
+    (model / "stale.txt").write_text("from an older model")
+    lineage = publish_run(cfg, root / "work", model, data_dir=root / "data" / "prepared",
+                          manifest=root / "data" / "manifest.csv", repo=ROOT)
+    assert sorted(p.name for p in model.iterdir()) == [
+        "checkpoint.pt", "config.yaml", "lineage.json", "loss_curves.csv", "metrics.json", "train_log.jsonl"]
+    assert read_lineage(model) == lineage
+    assert lineage["data"]["data_version"] == "abc123"
+    assert lineage["data"]["prepared_md5"] == dir_md5(root / "data" / "prepared")
+    assert lineage["model"]["sha256"] == hashlib.sha256((model / "checkpoint.pt").read_bytes()).hexdigest()
+    assert lineage["params"]["train"]["max_steps"] == 2 and lineage["runtime"]["device"] == "cpu"
+    assert lineage["runtime"]["versions"]["torch"] and len(lineage["code"]["commit"] or "x" * 40) == 40
+    assert [p.name for p in model.parent.iterdir()] == ["spagan"]  # no staging folders left
+
+
+def test_publish_refuses_unfinished_or_mismatched_run_and_keeps_previous_model(finished_run, tmp_path):
+    root, cfg = finished_run
+    model = tmp_path / "spagan"
+    kw = {"data_dir": root / "data" / "prepared", "manifest": root / "data" / "manifest.csv", "repo": ROOT}
+    before = publish_run(cfg, root / "work", model, **kw)
+    other = load_config(ROOT / "params.yaml", TINY_OVERRIDES + ["train.max_steps=2", "train.lambda_fm=0"])
+    with pytest.raises(SpaganError, match="train config differs"):
+        publish_run(other, root / "work", model, **kw)
+    with pytest.raises(SpaganError, match="no finished training run"):
+        publish_run(cfg, tmp_path / "empty", model, **kw)
+    assert read_lineage(model) == before
+
+
+def test_compare_with_lock_names_each_disagreement(tmp_path, finished_run):
+    root, cfg = finished_run
+    lineage = publish_run(cfg, root / "work", tmp_path / "m", data_dir=root / "data" / "prepared",
+                          manifest=root / "data" / "manifest.csv", repo=ROOT)
+    d = lineage["data"]
+    lock = {"schema": "2.0", "stages": {"train": {
+        "cmd": "x", "params": {"params.yaml": {"model": lineage["params"]["model"], "train": lineage["params"]["train"]}},
+        "deps": [{"path": d["manifest"], "md5": d["manifest_md5"]}, {"path": d["prepared"], "md5": d["prepared_md5"]}],
+        "outs": [{"path": "models/spagan", "md5": "f00.dir"}]}}}
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
+    assert compare_with_lock(lineage, read_stage_lock(tmp_path / "dvc.lock", "train")) == []
+    lock["stages"]["train"]["deps"][1]["md5"] = "0" * 32 + ".dir"
+    lock["stages"]["train"]["params"]["params.yaml"]["train"] = {**lineage["params"]["train"], "lr": 1.0}
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
+    problems = compare_with_lock(lineage, read_stage_lock(tmp_path / "dvc.lock", "train"))
+    assert len(problems) == 2 and "prepared" in problems[0] and "'train'" in problems[1]
+    with pytest.raises(SpaganError, match="no stage 'evaluate'"):
+        read_stage_lock(tmp_path / "dvc.lock", "evaluate")
