@@ -1,7 +1,5 @@
 """Image files <-> tensors in [-1, 1], with atomic writes."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +7,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from spagan.errors import SpaganError
+from spagan.fileio import atomic_write_bytes
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm"}
 
@@ -49,22 +48,6 @@ def load_image(path: str | Path, size: int | None = None) -> torch.Tensor:
     if size is not None and im.size != (size, size):
         im = im.resize((size, size), Image.BICUBIC)
     return pil_to_tensor(im)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write bytes to `path` via a temp file in the same folder and os.replace (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_pil(im: Image.Image, path: str | Path) -> None:

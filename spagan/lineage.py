@@ -33,6 +33,7 @@ import yaml
 
 from spagan.config import Config
 from spagan.errors import SpaganError
+from spagan.fileio import atomic_write_bytes, file_digest, file_sha256  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +46,9 @@ CURVE_COLUMNS = ("step", "epoch", "lr", "G", "G_gan", "cycle", "identity", "fm",
 _IGNORED_NAMES = {"__pycache__", ".DS_Store"}
 
 
-def file_md5(path: str | Path, chunk: int = 1 << 20) -> str:
+def file_md5(path: str | Path) -> str:
     """md5 of a file's bytes: what DVC 3 records for a file dependency or output."""
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """sha256 of a file's bytes (the model identity `spagan evaluate` records)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "md5")
 
 
 def dir_md5(path: str | Path) -> str:
@@ -129,12 +117,6 @@ def data_facts(data_dir: str | Path, manifest: str | Path) -> dict[str, Any]:
     }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def start_run(work_dir: str | Path, manifest: str | Path) -> bool:
     """Get the training work folder ready for `spagan train --resume auto`: when its checkpoint
     was trained on other data (the manifest's md5 differs), empty it so training starts fresh.
@@ -150,7 +132,7 @@ def start_run(work_dir: str | Path, manifest: str | Path) -> bool:
             shutil.rmtree(work)
             cleared = True
     work.mkdir(parents=True, exist_ok=True)
-    _write_atomic(stamp_path, json.dumps(stamp).encode())
+    atomic_write_bytes(stamp_path, json.dumps(stamp).encode())
     return cleared
 
 

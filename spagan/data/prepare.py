@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from spagan.config import DataConfig
+from spagan.fileio import atomic_write_text
 from spagan.data.dedupe import DedupeResult, find_duplicates
 from spagan.data.demo import generate_demo
 from spagan.data.ingest import IngestResult, ingest, replace_dir
@@ -57,16 +58,8 @@ def data_version(manifest: pd.DataFrame, quarantine: pd.DataFrame | None = None)
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """Write a CSV atomically (temp file in the same folder, then os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a CSV atomically."""
+    atomic_write_text(path, df.to_csv(index=False))
 
 
 def make_demo_source(out_dir: str | Path, cfg: DataConfig) -> Path:
@@ -144,9 +137,7 @@ def validate_step(out_dir: str | Path, cfg: DataConfig) -> pd.DataFrame:
         raise
     write_csv(valid, out / "manifest.csv")
     summary = summarise(out)
-    tmp = out / ".summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "summary.json")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return valid
 
 

@@ -29,6 +29,7 @@ from torch import nn
 from torchvision.models.inception import Inception3, InceptionA, InceptionC, InceptionE
 
 from spagan.errors import SpaganError
+from spagan.fileio import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -107,18 +108,6 @@ def resolve_weights(choice: str, weights_dir: str = "") -> tuple[Path, str | Non
         f"fetch {source.url} on a machine with internet and copy it into {folders[0]} "
         f"(or set eval.weights_dir, or {ENV_VAR}=/path/to/{source.file_name})",
     )
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-# --- the FID graph: torchvision's blocks with TensorFlow's pooling (pytorch-fid's patches) ---
 
 
 class _FIDInceptionA(InceptionA):
