@@ -6,14 +6,19 @@ chosen here, the one place where environments differ.
 
 import dagster as dg
 
+from orchestration import jobs, schedules
 from orchestration.assets import data as data_assets
+from orchestration.assets import evaluation as evaluation_assets
 from orchestration.assets import training as training_assets
-from orchestration.checks import data_checks
+from orchestration.checks import data_checks, eval_checks
 from orchestration.dvc_resource import DvcCli
 from orchestration.resources import DataPaths
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([data_assets, training_assets]),
-    asset_checks=dg.load_asset_checks_from_modules([data_checks]),
+    assets=dg.load_assets_from_modules([data_assets, training_assets, evaluation_assets]),
+    asset_checks=dg.load_asset_checks_from_modules([data_checks, eval_checks]),
+    jobs=[schedules.reevaluation_job, jobs.ablation],
+    schedules=[schedules.reevaluation_schedule],
+    sensors=[schedules.evaluation_automation],
     resources={"data_paths": DataPaths(), "dvc": DvcCli()},
 )

@@ -88,6 +88,7 @@ class EvalConfig:
     batch_size: int = 16
     gallery_size: int = 8
     regression_threshold: float = 0.5
+    regression_share_drop: float = 0.1
     schedule_cron: str = "0 3 * * *"
 
 

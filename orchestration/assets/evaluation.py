@@ -1,0 +1,144 @@
+"""Evaluation assets (group ``evaluation``): KID scores and attention galleries of the trained model.
+
+One call of spagan.evaluate.evaluate (the function the DVC ``evaluate`` stage runs too) on the
+validated test data materializes both assets. Each records the model hash and the data versions
+from dvc.lock and the model's lineage.json, so any score traces back to the data it came from.
+Both re-materialize when the model or the data change (AutomationCondition.eager, evaluated by
+the sensor in orchestration/schedules.py) and on the re-evaluation schedule.
+"""
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from orchestration.assets.data import validated_manifest
+from orchestration.assets.training import TRAIN_STAGE, trained_model
+from orchestration.dvc_resource import DvcCli
+from orchestration.resources import DataPaths
+from spagan.config import load_config
+from spagan.errors import SpaganError
+from spagan.gallery import markdown_image
+from spagan.lineage import locked_model_lineage
+
+SCORES = dg.AssetKey("evaluation_scores")
+GALLERIES = dg.AssetKey("attention_galleries")
+DIRECTIONS = ("a2b", "b2a")  # spagan.evaluate.DIRECTIONS (not imported here: it imports torch)
+EVAL_DIR = "evaluation"  # below the data root: metrics.json and gallery/{a2b,b2a}.png
+# Inception features by content hash, below the DVC repo and shared with the DVC `evaluate` stage
+# (--cache-dir runs/eval_feature_cache): a re-evaluation of unchanged images computes nothing.
+FEATURE_CACHE = "runs/eval_feature_cache"
+SCORE_KEYS = ("success_share", "attention_in_mask", "attention_auc", "background_l1")
+GALLERY_SIDE = 384  # px: longest side of the inline thumbnails
+_EAGER = dg.AutomationCondition.eager()  # model or test data updated -> evaluate again
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def kid_text(kid: dict[str, Any]) -> str:
+    """`1.23 +/- 0.45` or `unavailable: <reason>; fix: <fix>` (never a made-up number)."""
+    if "mean" in kid:
+        return f"{kid['mean']:.3f} +/- {kid['std']:.3f}"
+    return f"unavailable: {kid.get('reason', 'not computed')}; fix: {kid.get('fix', '-')}"
+
+
+def score_metadata(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Flat metadata per direction (`a2b_kid_x100`, `a2b_success_share`, ...) plus a markdown table."""
+    meta: dict[str, Any] = {}
+    rows = ["| metric | a2b | b2a |", "|---|---|---|",
+            "| KID x100 | " + " | ".join(kid_text(metrics[d]["kid_x100"]) for d in DIRECTIONS) + " |"]
+    for d in DIRECTIONS:
+        kid = metrics[d]["kid_x100"]
+        if "mean" in kid:
+            meta[f"{d}_kid_x100"] = float(kid["mean"])
+            meta[f"{d}_kid_x100_std"] = float(kid["std"])
+        else:
+            meta[f"{d}_kid_x100"] = kid_text(kid)
+        for key in SCORE_KEYS:
+            if (value := _number(metrics[d].get(key))) is not None:
+                meta[f"{d}_{key}"] = value
+    for key in SCORE_KEYS:
+        cells = [_number(metrics[d].get(key)) for d in DIRECTIONS]
+        rows.append(f"| {key} | " + " | ".join("-" if c is None else f"{c:.3f}" for c in cells) + " |")
+    meta["scores"] = dg.MetadataValue.md("\n".join(rows))
+    return meta
+
+
+def gallery_metadata(metrics: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """Per direction: the gallery inline (base64 markdown) with its scores, and the PNG's path."""
+    meta: dict[str, Any] = {}
+    for d in DIRECTIONS:
+        m = metrics[d]
+        if not m.get("gallery"):
+            continue
+        path = out_dir / m["gallery"]
+        scores = ", ".join(f"{k} {v:.3f}" for k in SCORE_KEYS if (v := _number(m.get(k))) is not None)
+        text = (f"**{m['source']} -> {m['target']}**: KID x100 {kid_text(m['kid_x100'])}; {scores}\n\n"
+                f"columns: input | attention overlay | translation | reconstruction\n\n"
+                + markdown_image(path, f"{d} gallery", GALLERY_SIDE))
+        meta[d] = dg.MetadataValue.md(text)
+        meta[f"{d}_file"] = dg.MetadataValue.path(str(path))
+        meta[f"{d}_images"] = dg.MetadataValue.json(m["gallery_files"])
+    return meta
+
+
+def trace_metadata(facts: dict[str, Any], metrics: dict[str, Any], eval_digest: str) -> dict[str, Any]:
+    """Model and data versions the scores were computed on (dvc.lock + lineage.json + summary.json)."""
+    lin, lock = facts["lineage"], facts["lock"]
+    return {
+        "model_sha256": lin["model"]["sha256"],
+        "model_md5": facts["model_md5"],  # dvc.lock's hash of the model folder
+        "model_version": facts["version"],  # the trained_model asset's data version
+        "trained_on_data_version": lin["data"]["data_version"],
+        "manifest_md5": lock["deps"].get(lin["data"]["manifest"]),
+        "prepared_md5": lock["deps"].get(lin["data"]["prepared"]),
+        "evaluated_data_version": metrics["data"]["data_version"] or "unknown",
+        "git_commit": lin["code"].get("commit") or "unknown",
+        "eval_params_digest": eval_digest,
+    }
+
+
+@dg.multi_asset(
+    name="evaluation",
+    specs=[
+        dg.AssetSpec(SCORES, group_name="evaluation", deps=[trained_model, validated_manifest], kinds={"pytorch"},
+                     automation_condition=_EAGER,
+                     description="KID x100 per direction (or why not, with the fix), attention localisation, "
+                                 "background preservation and translation success on the test images"),
+        dg.AssetSpec(GALLERIES, group_name="evaluation", deps=[trained_model, validated_manifest], kinds={"pytorch"},
+                     automation_condition=_EAGER,
+                     description="input | attention overlay | translation | reconstruction for a seeded sample "
+                                 "of test images per direction"),
+    ],
+)
+def evaluation(context: dg.AssetExecutionContext, data_paths: DataPaths, dvc: DvcCli):
+    """Score the model dvc.lock names on the prepared test data (spagan.evaluate.evaluate)."""
+    from spagan.evaluate import METRICS_NAME, evaluate  # torch: imported when evaluating only
+
+    params = load_config(data_paths.params_path())
+    try:
+        facts = locked_model_lineage(dvc.root(), TRAIN_STAGE)
+    except SpaganError as exc:
+        raise dg.Failure(description=f"no DVC-trained model to evaluate: {exc}") from None
+    if facts["problems"]:
+        raise dg.Failure(description="the model folder does not match dvc.lock: " + "; ".join(facts["problems"]))
+    out = data_paths.inside(EVAL_DIR)
+    metrics = evaluate(params.eval, dvc.root() / facts["model_dir"], data_paths.inside("prepared"), out,
+                       cache_dir=dvc.root() / FEATURE_CACHE)
+    if metrics["checkpoint"]["sha256"] != facts["lineage"]["model"]["sha256"]:
+        raise dg.Failure(description="the evaluated checkpoint is not the one lineage.json describes")
+    trace = trace_metadata(facts, metrics, params.digest("eval"))
+    version = hashlib.sha256(json.dumps(trace, sort_keys=True).encode()).hexdigest()[:16]
+    context.log.info(f"evaluated model {trace['model_sha256'][:16]} on data {trace['evaluated_data_version']}: "
+                     f"KID x100 a2b {kid_text(metrics['a2b']['kid_x100'])}")
+    yield dg.MaterializeResult(asset_key=SCORES, data_version=dg.DataVersion(version), metadata={
+        **score_metadata(metrics), **trace, "metrics_file": dg.MetadataValue.path(str(out / METRICS_NAME)),
+        "feature_cache": dg.MetadataValue.json(metrics["run"]["feature_cache"] or {"used": False}),
+        "seconds": metrics["run"]["seconds"]})
+    yield dg.MaterializeResult(asset_key=GALLERIES, data_version=dg.DataVersion(version),
+                               metadata={**gallery_metadata(metrics, out), **trace})

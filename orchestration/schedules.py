@@ -1,0 +1,35 @@
+"""When the evaluation runs again: on a schedule, and whenever the model or the test data change.
+
+- ``reevaluation`` job + ``reevaluation_schedule``: the evaluation group (and its check) on the
+  cron in params (eval.schedule_cron, read when the code location loads; default daily).
+- ``evaluation_automation``: the sensor that evaluates the evaluation assets' automation
+  condition (AutomationCondition.eager: a dependency, i.e. the trained model or the validated
+  test data, was updated) and launches them. Both run by default under `dagster dev`.
+"""
+
+import dagster as dg
+
+from orchestration.resources import DataPaths
+from spagan.config import load_config
+
+EVALUATION = dg.AssetSelection.groups("evaluation")
+
+reevaluation_job = dg.define_asset_job(
+    "reevaluation", selection=EVALUATION,
+    description="re-evaluate the current model on the current test data (KID, galleries, demo metrics)")
+
+reevaluation_schedule = dg.ScheduleDefinition(
+    name="reevaluation_schedule",
+    job=reevaluation_job,
+    cron_schedule=load_config(DataPaths().params_path()).eval.schedule_cron,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="eval.schedule_cron in params.yaml",
+)
+
+evaluation_automation = dg.AutomationConditionSensorDefinition(
+    "evaluation_automation",
+    target=EVALUATION,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="evaluate again when the trained model or the validated test data change",
+)

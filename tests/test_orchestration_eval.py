@@ -1,0 +1,161 @@
+"""The evaluation group materialized in-process: data -> `dvc repro train` -> evaluation in a
+project copy with tiny params; its trace metadata against dvc.lock, the regression check, the
+feature cache, the eager automation and the definitions (schedule cron from params)."""
+
+import json
+
+import dagster as dg
+import pytest
+import torch
+import yaml
+from torchvision.models.inception import Inception3
+
+from orchestration.assets.data import deduplicated_images, raw_images, validated_manifest
+from orchestration.assets.evaluation import EVAL_DIR, GALLERIES, SCORES, evaluation
+from orchestration.assets.training import trained_model
+from orchestration.checks.eval_checks import find_regressions, no_regression
+from orchestration.dvc_resource import DvcCli
+from orchestration.resources import DataPaths
+from spagan.config import load_config
+from spagan.lineage import read_lineage
+from spagan.metrics.features import ENV_VAR
+from tests.dvc_project import make_project
+
+ALL = [raw_images, deduplicated_images, validated_manifest, trained_model, evaluation, no_regression]
+
+
+def test_definitions_evaluation_group_schedule_sensor_and_jobs():
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = dg.AssetSelection.groups("evaluation").resolve(graph)
+    assert {k.to_user_string() for k in keys} == {"evaluation_scores", "attention_galleries"}
+    for key in keys:  # both wait on the model and the validated test data
+        assert {p.to_user_string() for p in graph.get(key).parent_keys} == {"trained_model", "validated_manifest"}
+        assert graph.get(key).automation_condition is not None
+    assert dg.AssetCheckKey(SCORES, "no_regression") in graph.asset_check_keys
+    schedule = defs.resolve_schedule_def("reevaluation_schedule")
+    assert schedule.cron_schedule == load_config("params.yaml").eval.schedule_cron
+    assert schedule.job_name == "reevaluation"
+    assert defs.resolve_sensor_def("evaluation_automation").default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_job_def("ablation") is not None
+
+
+def test_find_regressions_thresholds():
+    prev = {"a2b_kid_x100": 2.0, "b2a_kid_x100": "unavailable: no weights; fix: ...", "a2b_success_share": 0.9,
+            "b2a_success_share": 0.8}
+    ok = {"a2b_kid_x100": 2.4, "b2a_kid_x100": 9.0, "a2b_success_share": 0.85, "b2a_success_share": 0.8}
+    problems, deltas = find_regressions(prev, ok, kid_threshold=0.5, share_drop=0.1)
+    assert problems == [] and deltas["a2b_kid_x100"] == pytest.approx(0.4) and "b2a_kid_x100" not in deltas
+    bad = {**ok, "a2b_kid_x100": 2.6, "b2a_success_share": 0.6}
+    problems, _ = find_regressions(prev, bad, kid_threshold=0.5, share_drop=0.1)
+    assert len(problems) == 2 and problems[0].startswith("a2b_kid_x100") and problems[1].startswith("b2a_success")
+    better = {"a2b_kid_x100": 0.1, "a2b_success_share": 1.0, "b2a_success_share": 1.0}
+    assert find_regressions(prev, better, 0.5, 0.1)[0] == []
+
+
+def _meta(event) -> dict:
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("evalproj")
+    with pytest.MonkeyPatch.context() as mp:  # no Inception weights anywhere: KID must say so
+        mp.setenv("TORCH_HOME", str(tmp / "torch_home"))
+        mp.delenv(ENV_VAR, raising=False)
+        repo = make_project(tmp)
+        resources = {"data_paths": DataPaths(root=str(repo / "data"), params=str(repo / "params.yaml")),
+                     "dvc": DvcCli(repo=str(repo))}
+        instance = dg.DagsterInstance.ephemeral()
+        result = dg.materialize(ALL, resources=resources, instance=instance)
+        yield repo, resources, instance, result
+
+
+def test_evaluation_assets_trace_to_dvc_lock(project):
+    repo, _, _, result = project
+    assert result.success
+    events = {e.asset_key: e for e in result.get_asset_materialization_events()}
+    scores, galleries = _meta(events[SCORES]), _meta(events[GALLERIES])
+    lineage = read_lineage(repo / "models" / "spagan")
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["train"]
+    deps = {d["path"]: d["md5"] for d in lock["deps"]}
+    for meta in (scores, galleries):
+        assert meta["model_sha256"] == lineage["model"]["sha256"]
+        assert meta["model_md5"] == lock["outs"][0]["md5"]
+        assert meta["manifest_md5"] == deps["data/manifest.csv"] and meta["prepared_md5"] == deps["data/prepared"]
+        assert meta["trained_on_data_version"] == meta["evaluated_data_version"] == lineage["data"]["data_version"]
+    model_version = events[dg.AssetKey("trained_model")].materialization.tags["dagster/data_version"]
+    assert scores["model_version"] == model_version
+
+    out = repo / "data" / EVAL_DIR
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["checkpoint"]["sha256"] == lineage["model"]["sha256"]
+    for d in ("a2b", "b2a"):  # offline: KID unavailable, with the fix, and no number pretending otherwise
+        assert scores[f"{d}_kid_x100"].startswith("unavailable: ") and "fix: " in scores[f"{d}_kid_x100"]
+        assert f"{d}_kid_x100_std" not in scores
+        assert scores[f"{d}_success_share"] == pytest.approx(metrics[d]["success_share"])
+        assert scores[f"{d}_background_l1"] == pytest.approx(metrics[d]["background_l1"])
+        assert galleries[f"{d}_file"] == str(out / "gallery" / f"{d}.png") and (out / "gallery" / f"{d}.png").is_file()
+        assert "data:image/png;base64," in galleries[d] and "KID x100 unavailable" in galleries[d]
+    assert "| success_share |" in scores["scores"]
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["no_regression"].passed
+    assert checks["no_regression"].metadata["compared_with"].value == "nothing (first evaluation)"
+
+
+def test_regression_check_flags_a_worse_evaluation(project):
+    _, resources, instance, _ = project
+    last = instance.get_latest_materialization_event(SCORES).asset_materialization
+    share = last.metadata["a2b_success_share"].value
+    # A previous evaluation that was clearly better (share 0.5 higher): re-evaluating now regresses.
+    instance.report_runless_asset_event(dg.AssetMaterialization(
+        asset_key=SCORES, metadata={"a2b_success_share": share + 0.5, "model_sha256": "earlier"}))
+    result = dg.materialize([evaluation, no_regression], resources=resources, instance=instance)
+    check = result.get_asset_check_evaluations()[0]
+    assert result.success and not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["regressions"].value[0].startswith("a2b_success_share")
+    assert check.metadata["deltas"].value["a2b_success_share"] == pytest.approx(-0.5)
+
+    # The same model again: nothing changed, so the check passes with zero deltas.
+    again = dg.materialize([evaluation, no_regression], resources=resources, instance=instance)
+    check = again.get_asset_check_evaluations()[0]
+    assert check.passed and set(check.metadata["deltas"].value.values()) == {0.0}
+
+
+def test_eager_automation_requests_evaluation_when_the_model_changes(project):
+    _, _, instance, _ = project
+    from orchestration.definitions import defs
+
+    selection = dg.AssetSelection.groups("evaluation")
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection)
+    assert first.total_requested == 0  # everything evaluated after the last model: nothing to do
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="trained_model"))
+    second = dg.evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection,
+                                               cursor=first.cursor)
+    assert second.get_num_requested(SCORES) == 1 and second.get_num_requested(GALLERIES) == 1
+
+
+@pytest.mark.slow  # two Inception passes on CPU: ~35 s on the 2-core machine
+def test_kid_with_weights_and_feature_cache_on_reevaluation(project, tmp_path):
+    repo, resources, instance, _ = project
+    torch.manual_seed(0)
+    weights = tmp_path / "inception.pth"
+    torch.save(Inception3(aux_logits=False, init_weights=False).state_dict(), weights)
+    raw = yaml.safe_load((repo / "params.yaml").read_text())
+    raw["eval"]["inception_weights"] = str(weights)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    res = {**resources, "data_paths": DataPaths(root=str(repo / "data"), params=str(params))}
+    metas = []
+    for _ in range(2):
+        result = dg.materialize([evaluation], resources=res, instance=instance, selection=[SCORES, GALLERIES])
+        metas.append(_meta(next(e for e in result.get_asset_materialization_events() if e.asset_key == SCORES)))
+    first, second = metas
+    for d in ("a2b", "b2a"):
+        assert isinstance(first[f"{d}_kid_x100"], float) and first[f"{d}_kid_x100_std"] >= 0
+        assert second[f"{d}_kid_x100"] == pytest.approx(first[f"{d}_kid_x100"])
+    assert first["feature_cache"]["misses"] > 0
+    cache1, cache2 = first["feature_cache"], second["feature_cache"]
+    assert cache2["misses"] == 0 and cache2["hits"] == cache1["hits"] + cache1["misses"]
+    assert (repo / "runs" / "eval_feature_cache").is_dir()  # shared with the DVC evaluate stage
