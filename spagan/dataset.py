@@ -41,25 +41,25 @@ def _mix(*values: int) -> int:
 
 
 class UnpairedEpoch(Dataset):
-    """Items of one epoch, starting at `start`: dict(A=[3,S,S], B=[3,S,S]) in [-1, 1].
+    """Items of one epoch, by position: dict(A=[3,S,S], B=[3,S,S]) in [-1, 1].
 
     The epoch length is max(|A|, |B|) as in CycleGAN; A is walked in a seeded permutation, B is
     drawn at random (unpaired).
     """
 
     def __init__(self, files_a: list[Path], files_b: list[Path], *, epoch: int, seed: int,
-                 load_size: int, crop_size: int, start: int = 0):
+                 load_size: int, crop_size: int):
         if crop_size > load_size:
             raise SpaganError(f"train.image_size ({crop_size}) must not exceed train.load_size ({load_size})")
         self.files_a, self.files_b = files_a, files_b
-        self.epoch, self.seed, self.start = epoch, seed, start
+        self.epoch, self.seed = epoch, seed
         self.load_size, self.crop_size = load_size, crop_size
         self.length = max(len(files_a), len(files_b))
         g = torch.Generator().manual_seed(_mix(seed, epoch, 0xA))
         self.perm_a = torch.randperm(len(files_a), generator=g).tolist()
 
     def __len__(self) -> int:
-        return max(0, self.length - self.start)
+        return self.length
 
     def _augment(self, path: Path, g: torch.Generator) -> torch.Tensor:
         im = open_rgb(path).resize((self.load_size, self.load_size), Image.BICUBIC)
@@ -71,7 +71,7 @@ class UnpairedEpoch(Dataset):
         return pil_to_tensor(im)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        pos = self.start + index
+        pos = index
         g = torch.Generator().manual_seed(_mix(self.seed, self.epoch, pos))
         path_a = self.files_a[self.perm_a[pos % len(self.files_a)]]
         path_b = self.files_b[int(torch.randint(0, len(self.files_b), (1,), generator=g).item())]

@@ -10,9 +10,16 @@ from tests.conftest import ROOT
 
 def test_params_yaml_loads_and_is_frozen():
     cfg = load_config(ROOT / "params.yaml")
-    assert cfg.model.ngf == 64 and cfg.model.n_blocks == 9
+    assert cfg.model.ngf == 16 and cfg.train.image_size == 64  # the shipped CPU demo size
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.train.lr = 1.0  # type: ignore[misc]
+
+
+def test_dataclass_defaults_are_the_papers_cyclegan_settings():
+    cfg = load_config(None)
+    assert (cfg.model.ngf, cfg.model.n_blocks, cfg.model.ndf, cfg.model.n_layers_d) == (64, 9, 64, 3)
+    assert (cfg.train.image_size, cfg.train.load_size, cfg.train.epochs, cfg.train.epochs_decay) == (256, 286, 100, 100)
+    assert (cfg.train.lambda_cyc, cfg.train.lambda_idt, cfg.train.pool_size) == (10.0, 0.5, 50)
 
 
 def test_dotted_overrides_are_parsed_and_typed():
