@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import sys
 
 from tqdm import tqdm
 
@@ -30,14 +31,16 @@ def run(args: argparse.Namespace) -> int:
     from spagan.train import result_dict, train  # torch import only when training
 
     resume = {"strict": True, "auto": "auto", None: False}[args.resume]
-    bar = tqdm(desc="train", unit="step", dynamic_ncols=True)
+    # In a log (DVC, Dagster, CI) redraw rarely: every redraw is a line in the file.
+    bar = tqdm(desc="train", unit="step", dynamic_ncols=True, mininterval=0.2 if sys.stderr.isatty() else 30)
 
     def on_progress(info: dict) -> None:
-        bar.total = info["total_steps"]
-        bar.n = info["step"]
+        if bar.total is None:  # first step of this run (a resumed run starts past 0)
+            bar.reset(total=info["total_steps"])
+            bar.update(info["step"] - 1)
         bar.set_postfix(G=f"{info['G']:.3f}", D=f"{info['D_A'] + info['D_B']:.3f}", lr=f"{info['lr']:.2e}",
                         img_s=f"{info['images_per_s']:.1f}", refresh=False)
-        bar.refresh()
+        bar.update(1)
 
     try:
         result = train(cfg, args.data, args.out, device=args.device, resume=resume, on_progress=on_progress)
