@@ -136,7 +136,6 @@ def test_eager_automation_requests_evaluation_when_the_model_changes(project):
     assert second.get_num_requested(SCORES) == 1 and second.get_num_requested(GALLERIES) == 1
 
 
-@pytest.mark.slow  # two Inception passes on CPU: ~35 s on the 2-core machine
 def test_kid_with_weights_and_feature_cache_on_reevaluation(project, tmp_path):
     repo, resources, instance, _ = project
     torch.manual_seed(0)
