@@ -21,7 +21,7 @@ class Translation:
 
     attention: torch.Tensor  # [N, 1, H, W] in [0, 1] (all ones when attention is off)
     fake: torch.Tensor       # [N, 3, H, W] in [-1, 1]
-    rec: torch.Tensor        # [N, 3, H, W] in [-1, 1]
+    rec: torch.Tensor | None  # [N, 3, H, W] in [-1, 1]; None when not asked for
 
 
 class Translator:
@@ -52,8 +52,9 @@ class Translator:
         return cls(cfg, state["networks"], device, checkpoint_sha256=file_sha256(path))
 
     @torch.no_grad()
-    def run(self, x: torch.Tensor, direction: str) -> Translation:
-        """Translate x ([N, 3, H, W] in [-1, 1], H and W multiples of 4) in `direction`."""
+    def run(self, x: torch.Tensor, direction: str, *, reconstruct: bool = True) -> Translation:
+        """Translate x ([N, 3, H, W] in [-1, 1], H and W multiples of 4) in `direction`;
+        reconstruct=False skips the cycle back (half the work when only translations are wanted)."""
         if direction not in DIRECTIONS:
             raise SpaganError(f"direction must be a2b or b2a, got {direction!r}")
         if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] % 4 or x.shape[3] % 4:
@@ -64,9 +65,9 @@ class Translator:
         if self.cfg.model.attention:
             attn = d_src.attention(x)
             fake = gen(apply_attention(x, attn))
-            rec = back(apply_attention(fake, d_tgt.attention(fake)))
+            rec = back(apply_attention(fake, d_tgt.attention(fake))) if reconstruct else None
         else:
             attn = torch.ones_like(x[:, :1])
             fake = gen(x)
-            rec = back(fake)
+            rec = back(fake) if reconstruct else None
         return Translation(attention=attn, fake=fake, rec=rec)

@@ -31,7 +31,7 @@ def translate_folder(checkpoint: str | Path, direction: str, input_dir: str | Pa
     for start in range(0, len(files), batch_size):
         chunk = files[start:start + batch_size]
         x = torch.stack([load_image(p, size) for p in chunk])
-        out = translator.run(x, direction)
+        out = translator.run(x, direction, reconstruct=False)
         for i, src in enumerate(chunk):
             dst = (output_dir / src.relative_to(input_dir)).with_suffix(".png")
             save_image(out.fake[i], dst)
