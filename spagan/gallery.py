@@ -6,8 +6,6 @@ available as small base64 PNG thumbnails for markdown metadata.
 
 from __future__ import annotations
 
-import base64
-import io
 from pathlib import Path
 
 import torch
@@ -15,6 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.utils import make_grid
 
+from spagan.data.preview import png_base64
 from spagan.imageio import open_rgb, save_image
 
 COLUMNS = ("input", "attention overlay", "translation", "reconstruction")
@@ -68,9 +67,7 @@ def thumbnail_base64(path: Path, max_side: int = 256) -> str:
     """A base64 PNG of the image at `path`, shrunk to fit max_side x max_side (aspect kept)."""
     im = open_rgb(path)
     im.thumbnail((max_side, max_side), Image.LANCZOS)
-    buf = io.BytesIO()
-    im.save(buf, format="PNG", optimize=True)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return png_base64(im)
 
 
 def markdown_image(path: Path, alt: str = "gallery", max_side: int = 256) -> str:

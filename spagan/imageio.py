@@ -6,10 +6,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from spagan.data.sources import IMAGE_EXTS
 from spagan.errors import SpaganError
 from spagan.fileio import atomic_write_bytes
 
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm"}
+# One list of accepted image extensions for ingest and training (spagan.data.sources owns it).
+IMAGE_EXTENSIONS = IMAGE_EXTS
 
 
 def list_images(folder: str | Path) -> list[Path]:

@@ -13,15 +13,14 @@ from spagan.cli import main
 from spagan.config import load_config
 from spagan.evaluate import evaluate
 from spagan.gallery import COLUMNS, PADDING
-from spagan.metrics.features import ENV_VAR, KNOWN_WEIGHTS
+from spagan.metrics.features import KNOWN_WEIGHTS
 from spagan.train import train
 from tests.conftest import ROOT, TINY_OVERRIDES, write_tiny_domains
 
 
 @pytest.fixture(autouse=True)
-def _no_real_weights(tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    monkeypatch.delenv(ENV_VAR, raising=False)
+def _no_real_weights(isolated_torch_hub):
+    return isolated_torch_hub
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,8 @@ from spagan.metrics.features import (
 
 
 @pytest.fixture(autouse=True)
-def _isolated_hub(tmp_path, monkeypatch):
-    """No real hub cache or env override leaks into a test."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    monkeypatch.delenv(ENV_VAR, raising=False)
+def _isolated_hub(isolated_torch_hub):
+    return isolated_torch_hub
 
 
 @pytest.fixture(scope="module")

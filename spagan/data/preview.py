@@ -26,11 +26,16 @@ def contact_sheet(paths: Sequence[str | Path], *, tile: int = 64, cols: int = 8)
     return sheet
 
 
-def png_data_uri(im: Image.Image) -> str:
-    """The image as a ``data:image/png;base64,...`` URI (for markdown metadata)."""
+def png_base64(im: Image.Image) -> str:
+    """The image encoded as PNG, in base64 (Dagster has no image metadata type)."""
     buf = io.BytesIO()
     im.save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def png_data_uri(im: Image.Image) -> str:
+    """The image as a ``data:image/png;base64,...`` URI (for markdown metadata)."""
+    return "data:image/png;base64," + png_base64(im)
 
 
 def markdown_table(df: pd.DataFrame, *, max_rows: int = 20, index: bool = False) -> str:
