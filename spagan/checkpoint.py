@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from spagan.errors import SpaganError
-from spagan.fileio import atomic_write, file_sha256  # noqa: F401  (file_sha256 re-exported)
+from spagan.fileio import atomic_write
 
 CHECKPOINT_NAME = "checkpoint.pt"
 

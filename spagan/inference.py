@@ -6,7 +6,8 @@ from pathlib import Path
 
 import torch
 
-from spagan.checkpoint import load_checkpoint, file_sha256, CHECKPOINT_NAME
+from spagan.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from spagan.fileio import file_sha256
 from spagan.config import Config, config_from_dict
 from spagan.device import pick_device
 from spagan.errors import SpaganError

@@ -33,7 +33,7 @@ import yaml
 
 from spagan.config import Config
 from spagan.errors import SpaganError
-from spagan.fileio import atomic_write_bytes, file_digest, file_sha256  # noqa: F401
+from spagan.fileio import atomic_write_bytes, file_digest, file_sha256
 
 log = logging.getLogger(__name__)
 
