@@ -152,7 +152,8 @@ def train(
             if resume != "auto":
                 diff = _config_diff(_trained_sections(stored), _trained_sections(cfg))
                 raise SpaganError(f"{ckpt_path}: cannot resume, the config differs: {diff}")
-            log.info("checkpoint %s was trained with another config: starting fresh", ckpt_path)
+            log.info("checkpoint %s was trained with another config (%s): starting fresh", ckpt_path,
+                     _config_diff(_trained_sections(stored), _trained_sections(cfg)))
         else:
             for name, module in nets.modules().items():
                 module.load_state_dict(state["networks"][name])
