@@ -63,7 +63,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     print("near-duplicate search, threshold 6 bits:")
     for count in (1_000, 10_000, 100_000):
-        hashes = rng.integers(0, 2**63, count, dtype=np.uint64) * np.uint64(2) + rng.integers(0, 2, count, dtype=np.uint64)
+        high = rng.integers(0, 2**63, count, dtype=np.uint64) * np.uint64(2)
+        hashes = high + rng.integers(0, 2, count, dtype=np.uint64)
         start = time.perf_counter()
         i, _, _ = near_pairs(hashes, 6)
         print(f"  {count:>7} hashes: {time.perf_counter() - start:6.3f} s ({len(i)} pairs) (target 100k < 10 s)")

@@ -73,9 +73,11 @@ class TrainConfig:
     pool_size: int = 50
     checkpoint_every: int = 1000
     log_every: int = 1
-    num_workers: int = 0
+    num_workers: int | Literal["auto"] = "auto"
     amp: Literal["auto", "on", "off"] = "auto"
     channels_last: Literal["auto", "on", "off"] = "auto"
+    fuse_passes: Literal["on", "off"] = "on"
+    compile: Literal["on", "off"] = "off"
 
 
 @dataclass(frozen=True)
@@ -142,14 +144,22 @@ def _check_value(key: str, value: Any, tp: Any) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
         return value
-    if origin in (typing.Union, types.UnionType):  # pragma: no cover - not used yet
+    if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(tp):
             try:
                 return _check_value(key, value, arg)
             except ConfigError:
                 continue
-        raise ConfigError(f"{key}: {value!r} does not match {tp}")
+        expected = " or ".join(_describe(arg) for arg in typing.get_args(tp))
+        raise ConfigError(f"{key}: expected {expected}, got {type(value).__name__} {value!r}")
     raise ConfigError(f"{key}: unsupported type {tp}")  # pragma: no cover
+
+
+def _describe(tp: Any) -> str:
+    """How an error message names a type: 'an integer', "'auto'"."""
+    if typing.get_origin(tp) is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(tp))
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, str(tp))
 
 
 def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:

@@ -5,6 +5,7 @@ comes from a generator seeded by (seed, epoch, position), so an epoch can be res
 position and the result does not depend on the number of loader workers.
 """
 
+import functools
 from pathlib import Path
 
 import torch
@@ -76,3 +77,38 @@ class UnpairedEpoch(Dataset):
         path_a = self.files_a[self.perm_a[pos % len(self.files_a)]]
         path_b = self.files_b[int(torch.randint(0, len(self.files_b), (1,), generator=g).item())]
         return {"A": self._augment(path_a, g), "B": self._augment(path_b, g)}
+
+
+class UnpairedRun(Dataset):
+    """The items of a whole run, in step order, for one process: item i is position j of the
+    batch at global step start_step + i // batch (j = i % batch), taken from that step's epoch.
+
+    One loader over the whole run keeps its workers and prefetch queue across epoch boundaries
+    (a loader per epoch would restart its workers and drain its queue every epoch). Items are
+    those of UnpairedEpoch, so the data is the same for any resume point and number of workers.
+    Global step s of an epoch uses positions [s*B*W, (s+1)*B*W); this process takes its B-slice.
+    """
+
+    def __init__(self, files_a: list[Path], files_b: list[Path], *, seed: int, load_size: int, crop_size: int,
+                 steps_per_epoch: int, start_step: int, end_step: int, batch: int, world: int = 1, rank: int = 0):
+        self.files_a, self.files_b, self.seed = files_a, files_b, seed
+        self.load_size, self.crop_size = load_size, crop_size
+        self.steps_per_epoch, self.start_step, self.end_step = steps_per_epoch, start_step, end_step
+        self.batch, self.world, self.rank = batch, world, rank
+        self.epoch_data(0)  # checks crop/load sizes up front
+
+    def __len__(self) -> int:
+        return max(0, self.end_step - self.start_step) * self.batch
+
+    @functools.lru_cache(maxsize=2)  # noqa: B019 - two epochs at most are live (the boundary)
+    def epoch_data(self, epoch: int) -> UnpairedEpoch:
+        """The UnpairedEpoch of `epoch` (its permutation is drawn once per epoch and process)."""
+        return UnpairedEpoch(self.files_a, self.files_b, epoch=epoch, seed=self.seed,
+                             load_size=self.load_size, crop_size=self.crop_size)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        step, j = divmod(index, self.batch)
+        epoch, pos = divmod(self.start_step + step, self.steps_per_epoch)
+        return self.epoch_data(epoch)[pos * self.batch * self.world + self.rank * self.batch + j]

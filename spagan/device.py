@@ -1,7 +1,8 @@
-"""Device and precision choice: CUDA when present, else CPU; bf16 autocast and channels_last on CUDA."""
+"""Device, precision and loader choices: CUDA when present, else CPU; the `auto` settings resolved per device."""
 
 import contextlib
 import functools
+import os
 from collections.abc import Callable
 
 import torch
@@ -33,3 +34,22 @@ def autocast_factory(amp: str, device: torch.device) -> Callable[[], contextlib.
 def memory_format(channels_last: str, device: torch.device) -> torch.memory_format:
     """channels_last when switched on (auto: CUDA only), else contiguous."""
     return torch.channels_last if _switch(channels_last, device) else torch.contiguous_format
+
+
+# Loader workers on CUDA under `auto`: enough to decode, resize and crop ahead of a fast GPU step
+# while leaving a core for the training process itself.
+MAX_AUTO_WORKERS = 8
+
+
+def loader_workers(setting: int | str, device: torch.device) -> int:
+    """Data loader worker processes: an explicit count, or `auto`: on CUDA up to 8 (one core
+    left for the training process); on the CPU 0, because there the step itself uses every
+    core and decoding in the main process costs less than workers competing for them."""
+    if setting != "auto":
+        if not isinstance(setting, int) or setting < 0:
+            raise SpaganError(f"train.num_workers must be auto or a count >= 0, got {setting!r}")
+        return setting
+    if device.type != "cuda":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(MAX_AUTO_WORKERS, cores - 1))

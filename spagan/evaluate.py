@@ -9,9 +9,9 @@
 For each direction (a2b: testA translated, compared with real testB; b2a the reverse):
 KID x 100 over Inception pool features (or a status saying why not, and the fix: never a
 made-up number), the attention/background metrics where a mask of the same file name exists
-(``data_dir/testA_mask/``, as ``spagan prepare`` writes, or ``data_dir/masks/testA/``), and the share of translations a domain classifier
-trained on trainA/trainB calls the target domain. The DVC stage, the Dagster assets and
-``spagan evaluate`` all call this function.
+(``data_dir/testA_mask/``, as ``spagan prepare`` writes, or ``data_dir/masks/testA/``), and the
+share of translations a domain classifier trained on trainA/trainB calls the target domain.
+The DVC stage, the Dagster assets and ``spagan evaluate`` all call this function.
 """
 
 from __future__ import annotations

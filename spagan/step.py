@@ -60,6 +60,14 @@ class SpaGanStep:
                 return D.attention(img)
         return D.attention(img)
 
+    def _generate(self, net: torch.nn.Module, inputs: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(output, features) of `net` for each input: one concatenated pass when fusing."""
+        if self.t.fuse_passes == "off" or len(inputs) == 1:
+            return [net.forward_with_features(x) for x in inputs]
+        out, feat = net.forward_with_features(torch.cat(inputs))
+        sizes = [x.shape[0] for x in inputs]
+        return list(zip(out.split(sizes), feat.split(sizes)))
+
     def __call__(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, float]:
         """Run one step on a batch of A and B images; returns the losses as floats."""
         n, t = self.nets, self.t
@@ -68,8 +76,17 @@ class SpaGanStep:
             # Real images: D logits kept (with graph) for the D step, maps attend G/F inputs.
             logit_real_a, attn_a = self._scored(n.D_A, real_a)
             logit_real_b, attn_b = self._scored(n.D_B, real_b)
-            fake_b, feat_G_real = n.G.forward_with_features(apply_attention(real_a, attn_a))
-            fake_a, feat_F_real = n.F.forward_with_features(apply_attention(real_b, attn_b))
+            # First-level generator inputs: the forward input and (when used) the identity input
+            # of each generator, run as one batch when fuse_passes is on (instance norm is
+            # per-sample, so the result is the same as two passes).
+            g_in, f_in = [apply_attention(real_a, attn_a)], [apply_attention(real_b, attn_b)]
+            if use_idt_pass:
+                # Identity inputs: G gets y (attended by D_X, G's source discriminator), F gets x.
+                g_in.append(apply_attention(real_b, self._map(n.D_A, real_b)))
+                f_in.append(apply_attention(real_a, self._map(n.D_B, real_a)))
+            g_out, f_out = self._generate(n.G, g_in), self._generate(n.F, f_in)
+            fake_b, feat_G_real = g_out[0]
+            fake_a, feat_F_real = f_out[0]
             # Fakes: adversarial logits and the cycle-pass attention from the same pass.
             logit_fake_b, attn_fake_b = self._scored(n.D_B, fake_b)
             logit_fake_a, attn_fake_a = self._scored(n.D_A, fake_a)
@@ -81,9 +98,7 @@ class SpaGanStep:
             loss_idt = torch.zeros((), device=real_a.device)
             loss_fm = torch.zeros((), device=real_a.device)
             if use_idt_pass:
-                # Identity inputs: G gets y (attended by D_X, G's source discriminator), F gets x.
-                idt_b, feat_G_idt = n.G.forward_with_features(apply_attention(real_b, self._map(n.D_A, real_b)))
-                idt_a, feat_F_idt = n.F.forward_with_features(apply_attention(real_a, self._map(n.D_B, real_a)))
+                (idt_b, feat_G_idt), (idt_a, feat_F_idt) = g_out[1], f_out[1]
                 loss_idt = identity_loss(idt_b, real_b) + identity_loss(idt_a, real_a)
             if t.lambda_fm > 0:
                 if t.fm_pairing == "identity":

@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
 from spagan.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from spagan.config import Config, TrainConfig, config_from_dict, save_config
-from spagan.dataset import UnpairedEpoch, domain_files
-from spagan.device import autocast_factory, memory_format, pick_device
+from spagan.dataset import UnpairedRun, domain_files
+from spagan.device import autocast_factory, loader_workers, memory_format, pick_device
 from spagan.distributed import (average_gradients, broadcast_parameters, gather_strings, init_from_env, shutdown,
                                 weights_digest)
 from spagan.errors import SpaganError
 from spagan.image_pool import ImagePool
 from spagan.imageio import atomic_write_bytes
-from spagan.models import build_networks
+from spagan.models import build_networks, compile_networks
 from spagan.step import NonFiniteLoss, SpaGanStep
 
 log = logging.getLogger(__name__)
@@ -128,12 +128,16 @@ def train(
     torch.manual_seed(t_cfg.seed)
     fmt = memory_format(t_cfg.channels_last, dev)
     nets = build_networks(m_cfg).to(dev, fmt)
+    if t_cfg.compile == "on":
+        compile_networks(nets)
     modules = list(nets.modules().values())
     opt_G = torch.optim.Adam(list(nets.G.parameters()) + list(nets.F.parameters()),
                              lr=t_cfg.lr, betas=(t_cfg.beta1, t_cfg.beta2))
     opt_D = torch.optim.Adam(list(nets.D_A.parameters()) + list(nets.D_B.parameters()),
                              lr=t_cfg.lr, betas=(t_cfg.beta1, t_cfg.beta2))
     world, batch = dist_info.world_size, t_cfg.batch_size
+    if max(len(files_a), len(files_b)) < batch * world:
+        raise SpaganError(f"{data_dir}: fewer images than train.batch_size x processes = {batch * world}")
     steps_per_epoch, total = schedule_length(t_cfg, len(files_a), len(files_b), world)
 
     def factor(step: int) -> float:
@@ -200,46 +204,39 @@ def train(
     log.info("training on %s: %d+%d images, %d steps (%d per epoch), device %s, %d process(es)",
              data_dir, len(files_a), len(files_b), total, steps_per_epoch, dev, world)
     stopped = step >= total
+    dataset = UnpairedRun(files_a, files_b, seed=t_cfg.seed, load_size=t_cfg.load_size, crop_size=t_cfg.image_size,
+                          steps_per_epoch=steps_per_epoch, start_step=step, end_step=total, batch=batch, world=world,
+                          rank=dist_info.rank)
+    workers = loader_workers(t_cfg.num_workers, dev)
+    loader = DataLoader(dataset, batch_size=batch, shuffle=False, drop_last=True, num_workers=workers,
+                        pin_memory=dev.type == "cuda", prefetch_factor=4 if workers else None)
     with open(log_path if is_main else os.devnull, "a", encoding="utf-8") as log_file:
-        while not stopped:
-            epoch, pos = divmod(step, steps_per_epoch)
-            dataset = UnpairedEpoch(files_a, files_b, epoch=epoch, seed=t_cfg.seed, load_size=t_cfg.load_size,
-                                    crop_size=t_cfg.image_size)
-            # Global step s uses positions [s*B*W, (s+1)*B*W); this rank takes its B-slice.
-            mine = [s * batch * world + dist_info.rank * batch + j
-                    for s in range(pos, steps_per_epoch) for j in range(batch)]
-            loader = DataLoader(Subset(dataset, mine), batch_size=batch, shuffle=False, drop_last=True,
-                                num_workers=t_cfg.num_workers, pin_memory=dev.type == "cuda",
-                                prefetch_factor=4 if t_cfg.num_workers else None,
-                                persistent_workers=False)
-            for items in loader:
-                tick = time.perf_counter()
-                real_a = items["A"].to(dev, non_blocking=True, memory_format=fmt)
-                real_b = items["B"].to(dev, non_blocking=True, memory_format=fmt)
-                try:
-                    losses = run_step(real_a, real_b)
-                except NonFiniteLoss as exc:
-                    raise NonFiniteLoss(f"step {step + 1}: {exc}; training stopped, the last good "
-                                        f"checkpoint is kept at {ckpt_path}") from None
-                lr = sched_G.get_last_lr()[0]
-                sched_G.step()
-                sched_D.step()
-                step += 1
-                info = {"step": step, "epoch": epoch, "total_steps": total, "lr": lr, **losses,
-                        "images_per_s": 2 * t_cfg.batch_size / max(time.perf_counter() - tick, 1e-9)}
-                if step % t_cfg.log_every == 0 or step == total:
-                    log_file.write(json.dumps(info) + "\n")
-                    log_file.flush()
-                if on_progress is not None:
-                    on_progress(info)
-                stop_now = step >= total or _agree(should_stop is not None and should_stop(), dist_info)
-                if is_main and (step % t_cfg.checkpoint_every == 0 or stop_now):
-                    save_checkpoint(checkpoint_state(), ckpt_path)
-                if stop_now:
-                    stopped = True
-                    break
-            if step < total and len(dataset) < batch * world:
-                raise SpaganError(f"{data_dir}: fewer images than train.batch_size x processes = {batch * world}")
+        for items in loader if not stopped else ():
+            tick = time.perf_counter()
+            epoch = step // steps_per_epoch
+            real_a = items["A"].to(dev, non_blocking=True, memory_format=fmt)
+            real_b = items["B"].to(dev, non_blocking=True, memory_format=fmt)
+            try:
+                losses = run_step(real_a, real_b)
+            except NonFiniteLoss as exc:
+                raise NonFiniteLoss(f"step {step + 1}: {exc}; training stopped, the last good "
+                                    f"checkpoint is kept at {ckpt_path}") from None
+            lr = sched_G.get_last_lr()[0]
+            sched_G.step()
+            sched_D.step()
+            step += 1
+            info = {"step": step, "epoch": epoch, "total_steps": total, "lr": lr, **losses,
+                    "images_per_s": 2 * t_cfg.batch_size / max(time.perf_counter() - tick, 1e-9)}
+            if step % t_cfg.log_every == 0 or step == total:
+                log_file.write(json.dumps(info) + "\n")
+                log_file.flush()
+            if on_progress is not None:
+                on_progress(info)
+            stop_now = step >= total or _agree(should_stop is not None and should_stop(), dist_info)
+            if is_main and (step % t_cfg.checkpoint_every == 0 or stop_now):
+                save_checkpoint(checkpoint_state(), ckpt_path)
+            if stop_now:
+                break
     if is_main and not ckpt_path.exists():  # resumed at the end already, or total == 0
         save_checkpoint(checkpoint_state(), ckpt_path)
     digests = gather_strings(weights_digest(modules), dist_info)  # equal when ranks stayed in sync

@@ -39,10 +39,10 @@ def test_masks_match_objects_and_domains_differ(tmp_path):
     def object_spread(path, mpath):
         img = np.asarray(Image.open(path).convert("L"), np.float32)
         return img[np.asarray(Image.open(mpath)) > 0].std()
-    spread_a = np.mean([object_spread(tmp_path / "trainA" / f"a_{i:04d}.png", tmp_path / "trainA_mask" / f"a_{i:04d}.png")
-                        for i in range(8)])
-    spread_b = np.mean([object_spread(tmp_path / "trainB" / f"b_{i:04d}.png", tmp_path / "trainB_mask" / f"b_{i:04d}.png")
-                        for i in range(8)])
+    spread_a = np.mean([object_spread(tmp_path / "trainA" / f"a_{i:04d}.png",
+                                      tmp_path / "trainA_mask" / f"a_{i:04d}.png") for i in range(8)])
+    spread_b = np.mean([object_spread(tmp_path / "trainB" / f"b_{i:04d}.png",
+                                      tmp_path / "trainB_mask" / f"b_{i:04d}.png") for i in range(8)])
     assert spread_b > 3 * spread_a
     with open(tmp_path / "planted.csv", encoding="utf-8") as fh:
         kinds = [row["kind"] for row in csv.DictReader(fh)]

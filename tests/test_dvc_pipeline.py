@@ -74,7 +74,8 @@ def test_train_param_change_reruns_train_and_evaluate_only_as_an_experiment(repo
     assert _lock(repo)["prepare"] == data_before
     lineage = read_lineage(repo / "models/spagan")
     assert lineage["params"]["train"]["lambda_fm"] == 0.0
-    assert lineage["data"]["prepared_md5"] == next(o["md5"] for o in data_before["outs"] if o["path"] == "data/prepared")
+    prepared_md5 = next(o["md5"] for o in data_before["outs"] if o["path"] == "data/prepared")
+    assert lineage["data"]["prepared_md5"] == prepared_md5
     shown = dvc(repo, "exp", "show", "--csv").stdout
     table = list(csv.reader(io.StringIO(shown)))  # metric texts (e.g. why KID is unavailable) hold commas
     header, rows = table[0], table[1:]

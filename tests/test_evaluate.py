@@ -80,7 +80,8 @@ def test_without_weights_kid_is_unavailable_but_everything_else_is_written(train
     for name in ("a2b", "b2a"):
         kid = m[name]["kid_x100"]
         assert kid["status"] == "unavailable" and "mean" not in kid
-        assert KNOWN_WEIGHTS["torchvision"].file_name in kid["reason"] and KNOWN_WEIGHTS["torchvision"].url in kid["fix"]
+        weights = KNOWN_WEIGHTS["torchvision"]
+        assert weights.file_name in kid["reason"] and weights.url in kid["fix"]
         assert m[name]["success_share"] is not None and m[name]["n_masks"] == 4
         assert (tmp_path / "out" / m[name]["gallery"]).is_file()
     assert m["run"]["feature_cache"] is None

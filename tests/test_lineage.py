@@ -108,7 +108,8 @@ def test_compare_with_lock_names_each_disagreement(tmp_path, finished_run):
                           manifest=root / "data" / "manifest.csv", repo=ROOT)
     d = lineage["data"]
     lock = {"schema": "2.0", "stages": {"train": {
-        "cmd": "x", "params": {"params.yaml": {"model": lineage["params"]["model"], "train": lineage["params"]["train"]}},
+        "cmd": "x",
+        "params": {"params.yaml": {"model": lineage["params"]["model"], "train": lineage["params"]["train"]}},
         "deps": [{"path": d["manifest"], "md5": d["manifest_md5"]}, {"path": d["prepared"], "md5": d["prepared_md5"]}],
         "outs": [{"path": "models/spagan", "md5": "f00.dir"}]}}}
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))

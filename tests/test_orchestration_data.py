@@ -56,7 +56,8 @@ def test_materialize_demo_into_tmp_dir(tmp_path):
     # Unchanged source (the demo folder copied elsewhere) -> unchanged data version.
     shutil.copytree(root / "source", tmp_path / "copy")
     again = dg.materialize(
-        DATA_ASSETS, resources={"data_paths": DataPaths(root=str(tmp_path / "d2"), params=resources["data_paths"].params)},
+        DATA_ASSETS,
+        resources={"data_paths": DataPaths(root=str(tmp_path / "d2"), params=resources["data_paths"].params)},
         run_config={"ops": {"raw_images": {"config": {"source": str(tmp_path / "copy"), "workers": 1}}}},
     )
     tags = {e.asset_key.to_user_string(): e.materialization.tags for e in again.get_asset_materialization_events()}

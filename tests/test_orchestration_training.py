@@ -27,7 +27,8 @@ def test_training_asset_runs_dvc_and_records_lock_hashes(tmp_path):
     result = dg.materialize([raw_images, deduplicated_images, validated_manifest, trained_model],
                             resources=resources, instance=instance)
     assert result.success
-    event = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "trained_model")
+    event = next(e for e in result.get_asset_materialization_events()
+                 if e.asset_key.to_user_string() == "trained_model")
     meta = {k: v.value for k, v in event.materialization.metadata.items()}
     train_lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["train"]
     deps = {d["path"]: d["md5"] for d in train_lock["deps"]}

@@ -87,3 +87,26 @@ def test_missing_domain_is_a_clear_error(tmp_path):
     (tmp_path / "e" / "trainB").rmdir()
     with pytest.raises(SpaganError, match="trainB: folder not found"):
         train(cfg_with(), tmp_path / "e", tmp_path / "run")
+
+
+def test_fewer_images_than_a_batch_is_a_clear_error(tiny_data, tmp_path):
+    with pytest.raises(SpaganError, match="fewer images than train.batch_size"):
+        train(cfg_with("train.batch_size=5", "train.max_steps=1"), tiny_data, tmp_path / "run")
+
+
+def test_training_with_loader_workers_matches_the_main_process(tiny_data, tmp_path):
+    # Items depend only on (seed, epoch, position): the worker count must not change the run.
+    a = train(cfg_with("train.max_steps=5", "train.num_workers=0"), tiny_data, tmp_path / "w0")
+    b = train(cfg_with("train.max_steps=5", "train.num_workers=2"), tiny_data, tmp_path / "w2")
+    assert a.losses == b.losses
+
+
+def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(tiny_data, tmp_path):
+    eager = train(cfg_with("train.max_steps=2"), tiny_data, tmp_path / "eager")
+    compiled = train(cfg_with("train.max_steps=2", "train.compile=on"), tiny_data, tmp_path / "compiled")
+    for key, value in eager.losses.items():
+        assert compiled.losses[key] == pytest.approx(value, rel=1e-3, abs=1e-5), key
+    a = load_checkpoint(tmp_path / "eager" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "compiled" / "checkpoint.pt")
+    for net in ("G", "F", "D_A", "D_B"):
+        assert a["networks"][net].keys() == b["networks"][net].keys()  # no _orig_mod. prefixes

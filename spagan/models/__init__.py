@@ -3,7 +3,7 @@
 from spagan.models.attention import apply_attention, attention_from_features
 from spagan.models.discriminator import Discriminator
 from spagan.models.generator import Generator
-from spagan.models.networks import Networks, build_networks
+from spagan.models.networks import Networks, build_networks, compile_networks
 
 __all__ = [
     "Discriminator",
@@ -12,4 +12,5 @@ __all__ = [
     "apply_attention",
     "attention_from_features",
     "build_networks",
+    "compile_networks",
 ]
