@@ -110,3 +110,16 @@ def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(tiny_data, tm
     b = load_checkpoint(tmp_path / "compiled" / "checkpoint.pt")
     for net in ("G", "F", "D_A", "D_B"):
         assert a["networks"][net].keys() == b["networks"][net].keys()  # no _orig_mod. prefixes
+
+
+def test_cuda_default_path_bf16_and_channels_last_trains_on_cpu(tiny_data, tmp_path):
+    # train.amp=auto / channels_last=auto switch these on for CUDA; forcing them on here runs the
+    # same code (autocast regions, channels_last weights and inputs) on the CPU.
+    fp32 = train(cfg_with("train.max_steps=2"), tiny_data, tmp_path / "fp32")
+    fast = train(cfg_with("train.max_steps=2", "train.amp=on", "train.channels_last=on"), tiny_data, tmp_path / "bf16")
+    assert all(torch.isfinite(torch.tensor(v)) for v in fast.losses.values())
+    for key in ("G", "cycle", "D_A", "D_B"):  # bf16 keeps about 3 significant digits
+        assert fast.losses[key] == pytest.approx(fp32.losses[key], rel=0.05), key
+    state = load_checkpoint(tmp_path / "bf16" / "checkpoint.pt")
+    weights = [v for v in state["networks"]["G"].values() if v.is_floating_point()]
+    assert all(v.dtype == torch.float32 for v in weights)  # autocast: master weights stay fp32
