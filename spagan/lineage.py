@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from spagan.config import Config
+from spagan.config import Config, ConfigError, config_from_dict
 from spagan.errors import SpaganError
 from spagan.fileio import atomic_write_bytes, file_digest, file_sha256
 
@@ -277,9 +277,18 @@ def compare_with_lock(lineage: dict[str, Any], stage_lock: dict[str, Any]) -> li
             problems.append(f"{data[path_key]}: lineage md5 {data[md5_key]} != dvc.lock {locked}")
     for section in ("model", "train"):
         locked = stage_lock["params"].get(section)
-        if locked is not None and locked != lineage["params"][section]:
+        if locked is not None and _typed_section(section, locked) != lineage["params"][section]:
             problems.append(f"params section {section!r} differs from dvc.lock")
     return problems
+
+
+def _typed_section(section: str, raw: Any) -> Any:
+    """A params section as dvc.lock stores it (raw YAML: `on` is a boolean there) read through the
+    typed loader, as the lineage record stores it; the raw value when it does not load."""
+    try:
+        return config_from_dict({section: raw}).to_dict()[section]
+    except ConfigError:
+        return raw
 
 
 def lineage_summary(lineage: dict[str, Any]) -> str:

@@ -114,6 +114,11 @@ def test_compare_with_lock_names_each_disagreement(tmp_path, finished_run):
         "outs": [{"path": "models/spagan", "md5": "f00.dir"}]}}}
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
     assert compare_with_lock(lineage, read_stage_lock(tmp_path / "dvc.lock", "train")) == []
+    # DVC stores params.yaml's raw YAML: bare on/off are booleans there, "on"/"off" in the lineage.
+    raw_train = {**lineage["params"]["train"], "fuse_passes": True, "compile": False}
+    lock["stages"]["train"]["params"]["params.yaml"]["train"] = raw_train
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
+    assert compare_with_lock(lineage, read_stage_lock(tmp_path / "dvc.lock", "train")) == []
     lock["stages"]["train"]["deps"][1]["md5"] = "0" * 32 + ".dir"
     lock["stages"]["train"]["params"]["params.yaml"]["train"] = {**lineage["params"]["train"], "lr": 1.0}
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))

@@ -115,8 +115,9 @@ def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(tiny_data, tm
 def test_cuda_default_path_bf16_and_channels_last_trains_on_cpu(tiny_data, tmp_path):
     # train.amp=auto / channels_last=auto switch these on for CUDA; forcing them on here runs the
     # same code (autocast regions, channels_last weights and inputs) on the CPU.
-    fp32 = train(cfg_with("train.max_steps=2"), tiny_data, tmp_path / "fp32")
-    fast = train(cfg_with("train.max_steps=2", "train.amp=on", "train.channels_last=on"), tiny_data, tmp_path / "bf16")
+    # One step: its losses come from the same initial weights, so only bf16 rounding separates them.
+    fp32 = train(cfg_with("train.max_steps=1"), tiny_data, tmp_path / "fp32")
+    fast = train(cfg_with("train.max_steps=1", "train.amp=on", "train.channels_last=on"), tiny_data, tmp_path / "bf16")
     assert all(torch.isfinite(torch.tensor(v)) for v in fast.losses.values())
     for key in ("G", "cycle", "D_A", "D_B"):  # bf16 keeps about 3 significant digits
         assert fast.losses[key] == pytest.approx(fp32.losses[key], rel=0.05), key
