@@ -66,7 +66,7 @@ def worker(args: argparse.Namespace) -> None:
 
     sys.path.insert(0, str(ROOT))
     from spagan.config import load_config
-    from spagan.device import autocast_factory, memory_format, pick_device
+    from spagan.device import autocast_factory, configure_backends, memory_format, pick_device
     from spagan.image_pool import ImagePool
     from spagan.models import build_networks, compile_networks
     from spagan.step import SpaGanStep
@@ -78,6 +78,7 @@ def worker(args: argparse.Namespace) -> None:
     overrides += args.set
     cfg = load_config(ROOT / "params.yaml", overrides)
     dev = pick_device(args.device)
+    configure_backends(dev)  # as train() does
     fmt = memory_format(cfg.train.channels_last, dev)
     torch.manual_seed(0)
     nets = build_networks(cfg.model).to(dev, fmt)

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from spagan.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from spagan.config import Config, TrainConfig, config_from_dict, save_config
 from spagan.dataset import UnpairedRun, domain_files
-from spagan.device import autocast_factory, loader_workers, memory_format, pick_device
+from spagan.device import autocast_factory, configure_backends, loader_workers, memory_format, pick_device
 from spagan.distributed import (average_gradients, broadcast_parameters, gather_strings, init_from_env, shutdown,
                                 weights_digest)
 from spagan.errors import SpaganError
@@ -126,6 +126,7 @@ def train(
     ckpt_path, log_path = out_dir / CHECKPOINT_NAME, out_dir / LOG_NAME
 
     torch.manual_seed(t_cfg.seed)
+    configure_backends(dev)
     fmt = memory_format(t_cfg.channels_last, dev)
     nets = build_networks(m_cfg).to(dev, fmt)
     if t_cfg.compile == "on":

@@ -5,7 +5,6 @@ import torch
 from torch.utils.data import DataLoader
 
 from spagan.dataset import UnpairedEpoch, UnpairedRun, domain_files
-from spagan.device import loader_workers
 from spagan.errors import SpaganError
 
 
@@ -51,11 +50,3 @@ def test_crop_larger_than_load_is_refused_up_front(tiny_data):
     with pytest.raises(SpaganError, match="must not exceed"):
         UnpairedRun(files_a, files_b, seed=0, load_size=32, crop_size=36, steps_per_epoch=1, start_step=0,
                     end_step=1, batch=1)
-
-
-def test_auto_workers_per_device():
-    assert loader_workers("auto", torch.device("cpu")) == 0
-    assert 1 <= loader_workers("auto", torch.device("cuda")) <= 8
-    assert loader_workers(3, torch.device("cpu")) == 3
-    with pytest.raises(SpaganError, match="num_workers"):
-        loader_workers(-1, torch.device("cpu"))

@@ -1,0 +1,23 @@
+"""Per-device choices: loader workers and backend settings under `auto`."""
+
+import pytest
+import torch
+
+from spagan.device import configure_backends, loader_workers
+from spagan.errors import SpaganError
+
+
+def test_auto_workers_per_device():
+    assert loader_workers("auto", torch.device("cpu")) == 0
+    assert 1 <= loader_workers("auto", torch.device("cuda")) <= 8
+    assert loader_workers(3, torch.device("cpu")) == 3
+    with pytest.raises(SpaganError, match="num_workers"):
+        loader_workers(-1, torch.device("cpu"))
+
+
+def test_cudnn_autotuner_only_for_cuda(monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    configure_backends(torch.device("cpu"))
+    assert torch.backends.cudnn.benchmark is False
+    configure_backends(torch.device("cuda"))  # sets the flag; needs no GPU
+    assert torch.backends.cudnn.benchmark is True
