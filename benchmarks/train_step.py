@@ -16,7 +16,7 @@ is run unchanged with CUDA as torch's default device and a device sync at each o
 readings (it times itself with time.perf_counter, which would otherwise see only kernel launches).
 
 Settings: `+`-joined switches over fp32 eager: bf16 (train.amp on), cl (train.channels_last on),
-compile (train.compile on). Every setting also fixes train.fuse_passes (--fuse, default on).
+compile (train.compile on). Every setting also fixes train.fuse_passes (--fuse, default auto).
 """
 
 import argparse
@@ -207,7 +207,7 @@ def main() -> None:
     p.add_argument("--ngf", type=int, default=64)
     p.add_argument("--n-blocks", type=int, default=9)
     p.add_argument("--device", default="auto")
-    p.add_argument("--fuse", default="on", choices=("on", "off"), help="train.fuse_passes")
+    p.add_argument("--fuse", default="auto", choices=("auto", "on", "off"), help="train.fuse_passes")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="extra config override for our variants (repeatable)")
     p.add_argument("--json", type=Path, help="also write the results here")

@@ -76,7 +76,7 @@ class TrainConfig:
     num_workers: int | Literal["auto"] = "auto"
     amp: Literal["auto", "on", "off"] = "auto"
     channels_last: Literal["auto", "on", "off"] = "auto"
-    fuse_passes: Literal["on", "off"] = "on"
+    fuse_passes: Literal["auto", "on", "off"] = "auto"
     compile: Literal["on", "off"] = "off"
 
 

@@ -24,6 +24,12 @@ from spagan.losses import cycle_loss, feature_map_loss, gan_loss, identity_loss
 from spagan.models import Networks, apply_attention
 
 
+# train.fuse_passes=auto batches a generator's inputs up to this image size (128 x 128). On the
+# CPU one pass of two images was 4 to 6% faster at 64 px, level at 256 px and 25% slower at 512 px
+# (BENCHMARKS.md); larger images gain nothing from the bigger batch and lose cache locality.
+FUSE_MAX_PIXELS = 128 * 128
+
+
 class NonFiniteLoss(SpaganError):
     """A loss became NaN or infinite; training stops before the weights are saved."""
 
@@ -60,9 +66,15 @@ class SpaGanStep:
                 return D.attention(img)
         return D.attention(img)
 
+    def _fuse(self, x: torch.Tensor) -> bool:
+        """Whether to batch a generator's inputs into one pass (train.fuse_passes; auto: by image size)."""
+        if self.t.fuse_passes == "auto":
+            return x.shape[-2] * x.shape[-1] <= FUSE_MAX_PIXELS
+        return self.t.fuse_passes == "on"
+
     def _generate(self, net: torch.nn.Module, inputs: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(output, features) of `net` for each input: one concatenated pass when fusing."""
-        if self.t.fuse_passes == "off" or len(inputs) == 1:
+        if len(inputs) == 1 or not self._fuse(inputs[0]):
             return [net.forward_with_features(x) for x in inputs]
         out, feat = net.forward_with_features(torch.cat(inputs))
         sizes = [x.shape[0] for x in inputs]
@@ -77,7 +89,7 @@ class SpaGanStep:
             logit_real_a, attn_a = self._scored(n.D_A, real_a)
             logit_real_b, attn_b = self._scored(n.D_B, real_b)
             # First-level generator inputs: the forward input and (when used) the identity input
-            # of each generator, run as one batch when fuse_passes is on (instance norm is
+            # of each generator, run as one batch when fusing (instance norm is
             # per-sample, so the result is the same as two passes).
             g_in, f_in = [apply_attention(real_a, attn_a)], [apply_attention(real_b, attn_b)]
             if use_idt_pass:

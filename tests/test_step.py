@@ -157,3 +157,12 @@ def test_fused_generator_passes_match_separate_passes(overrides):
     if "train.lambda_idt=0" in overrides and "train.lambda_fm=0" not in overrides:
         return  # the FM loss (identity pairing) still needs the identity pass
     assert len(calls_fused) < len(calls_sep)  # fewer, larger generator passes
+
+
+def test_fuse_auto_batches_small_images_only():
+    step, _ = make_step()  # train.fuse_passes: auto (params.yaml)
+    assert step.t.fuse_passes == "auto"
+    assert step._fuse(torch.empty(1, 3, 128, 128)) and step._fuse(torch.empty(1, 3, 64, 64))
+    assert not step._fuse(torch.empty(1, 3, 256, 256))
+    forced, _ = make_step("train.fuse_passes=on")
+    assert forced._fuse(torch.empty(1, 3, 256, 256))
