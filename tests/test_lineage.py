@@ -115,7 +115,8 @@ def test_compare_with_lock_names_each_disagreement(tmp_path, finished_run):
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
     assert compare_with_lock(lineage, read_stage_lock(tmp_path / "dvc.lock", "train")) == []
     # DVC stores params.yaml's raw YAML: bare on/off are booleans there, "on"/"off" in the lineage.
-    raw_train = {**lineage["params"]["train"], "fuse_passes": True, "compile": False}
+    raw_train = {k: v == "on" if v in ("on", "off") else v for k, v in lineage["params"]["train"].items()}
+    assert raw_train["compile"] is False
     lock["stages"]["train"]["params"]["params.yaml"]["train"] = raw_train
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
     assert compare_with_lock(lineage, read_stage_lock(tmp_path / "dvc.lock", "train")) == []

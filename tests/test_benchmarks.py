@@ -1,0 +1,29 @@
+"""The training-step benchmark runs as a user would run it (tiny networks, one step each)."""
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_train_step_benchmark_reports_every_cell(tmp_path):
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "train_step.py"), "--sizes", "32", "--ngf", "8", "--n-blocks", "1",
+           "--iters", "1", "--warmup", "0", "--rounds", "1", "--device", "cpu", "--variants", "spagan", "cyclegan",
+           "--settings", "fp32", "cl", "--json", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "32px batch 1 fp32: SPA-GAN / CycleGAN baseline" in res.stdout
+    rows = json.loads(out.read_text())["rows"]
+    expected = {(s, v) for s in ("fp32", "cl") for v in ("spagan", "cyclegan")}
+    assert {(r["setting"], r["variant"]) for r in rows} == expected
+    for r in rows:
+        assert r["s_per_step"] > 0 and r["peak_mib"] > 0 and r["device"] == "cpu"
+        assert r["speedup_vs_fp32"] is not None and r["vs_cyclegan"] is not None
+
+
+def test_train_step_benchmark_rejects_an_unknown_setting():
+    res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_step.py"), "--settings", "fp16"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0 and "fp16" in res.stderr
