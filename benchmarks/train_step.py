@@ -66,10 +66,10 @@ def worker(args: argparse.Namespace) -> None:
 
     sys.path.insert(0, str(ROOT))
     from spagan.config import load_config
-    from spagan.device import autocast_factory, configure_backends, memory_format, pick_device
+    from spagan.device import autocast_factory, pick_device
     from spagan.image_pool import ImagePool
-    from spagan.models import build_networks, compile_networks
     from spagan.step import SpaGanStep
+    from spagan.train import build_trainables
 
     overrides = [f"train.image_size={args.size}", f"train.batch_size={args.batch}", f"model.ngf={args.ngf}",
                  f"model.n_blocks={args.n_blocks}", f"train.fuse_passes={args.fuse}", *setting_overrides(args.setting)]
@@ -78,15 +78,10 @@ def worker(args: argparse.Namespace) -> None:
     overrides += args.set
     cfg = load_config(ROOT / "params.yaml", overrides)
     dev = pick_device(args.device)
-    configure_backends(dev)  # as train() does
-    fmt = memory_format(cfg.train.channels_last, dev)
     torch.manual_seed(0)
-    nets = build_networks(cfg.model).to(dev, fmt)
-    if cfg.train.compile == "on":
-        compile_networks(nets)
-    opt_G = torch.optim.Adam(list(nets.G.parameters()) + list(nets.F.parameters()), lr=2e-4, betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(list(nets.D_A.parameters()) + list(nets.D_B.parameters()), lr=2e-4, betas=(0.5, 0.999))
-    step = SpaGanStep(nets, cfg.model, cfg.train, opt_G, opt_D, ImagePool(50), ImagePool(50),
+    nets, opt_G, opt_D, fmt = build_trainables(cfg, dev)  # exactly as train() builds them
+    pools = ImagePool(cfg.train.pool_size), ImagePool(cfg.train.pool_size)
+    step = SpaGanStep(nets, cfg.model, cfg.train, opt_G, opt_D, *pools,
                       autocast_factory(cfg.train.amp, dev))
     shape = (args.batch, 3, args.size, args.size)
     real_a = (torch.rand(shape) * 2 - 1).to(dev, memory_format=fmt)

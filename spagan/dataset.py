@@ -5,7 +5,6 @@ comes from a generator seeded by (seed, epoch, position), so an epoch can be res
 position and the result does not depend on the number of loader workers.
 """
 
-import functools
 from pathlib import Path
 
 import torch
@@ -95,16 +94,19 @@ class UnpairedRun(Dataset):
         self.load_size, self.crop_size = load_size, crop_size
         self.steps_per_epoch, self.start_step, self.end_step = steps_per_epoch, start_step, end_step
         self.batch, self.world, self.rank = batch, world, rank
-        self.epoch_data(0)  # checks crop/load sizes up front
+        self._epoch = UnpairedEpoch(files_a, files_b, epoch=start_step // steps_per_epoch, seed=seed,
+                                    load_size=load_size, crop_size=crop_size)  # also checks the sizes up front
 
     def __len__(self) -> int:
         return max(0, self.end_step - self.start_step) * self.batch
 
-    @functools.lru_cache(maxsize=2)  # noqa: B019 - two epochs at most are live (the boundary)
     def epoch_data(self, epoch: int) -> UnpairedEpoch:
-        """The UnpairedEpoch of `epoch` (its permutation is drawn once per epoch and process)."""
-        return UnpairedEpoch(self.files_a, self.files_b, epoch=epoch, seed=self.seed,
-                             load_size=self.load_size, crop_size=self.crop_size)
+        """The UnpairedEpoch of `epoch`, kept while items of that epoch are asked for (they come in
+        step order, so its permutation is drawn once per epoch and process)."""
+        if self._epoch.epoch != epoch:
+            self._epoch = UnpairedEpoch(self.files_a, self.files_b, epoch=epoch, seed=self.seed,
+                                        load_size=self.load_size, crop_size=self.crop_size)
+        return self._epoch
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if not 0 <= index < len(self):

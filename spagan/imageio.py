@@ -10,16 +10,13 @@ from spagan.data.sources import IMAGE_EXTS
 from spagan.errors import SpaganError
 from spagan.fileio import atomic_write_bytes
 
-# One list of accepted image extensions for ingest and training (spagan.data.sources owns it).
-IMAGE_EXTENSIONS = IMAGE_EXTS
-
 
 def list_images(folder: str | Path) -> list[Path]:
     """Image files directly or recursively under `folder`, sorted; error if the folder is missing."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SpaganError(f"{folder}: folder not found")
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
 
 
 def open_rgb(path: str | Path) -> Image.Image:

@@ -29,7 +29,7 @@ from spagan.distributed import (average_gradients, broadcast_parameters, gather_
 from spagan.errors import SpaganError
 from spagan.image_pool import ImagePool
 from spagan.imageio import atomic_write_bytes
-from spagan.models import build_networks, compile_networks
+from spagan.models import Networks, build_networks, compile_networks
 from spagan.step import NonFiniteLoss, SpaGanStep
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,23 @@ def _truncate_log(path: Path, step: int) -> None:
     atomic_write_bytes(path, ("\n".join(keep) + "\n" if keep else "").encode())
 
 
+def build_trainables(cfg: Config, dev: torch.device) -> tuple[Networks, torch.optim.Adam, torch.optim.Adam,
+                                                            torch.memory_format]:
+    """(networks, generator optimiser, discriminator optimiser, memory format) on `dev`, with the
+    backend, layout and compile settings of cfg.train: what train() and the benchmarks step."""
+    t_cfg = cfg.train
+    configure_backends(dev)
+    fmt = memory_format(t_cfg.channels_last, dev)
+    nets = build_networks(cfg.model).to(dev, fmt)
+    if t_cfg.compile == "on":
+        compile_networks(nets)
+    opt_G = torch.optim.Adam(list(nets.G.parameters()) + list(nets.F.parameters()),
+                             lr=t_cfg.lr, betas=(t_cfg.beta1, t_cfg.beta2))
+    opt_D = torch.optim.Adam(list(nets.D_A.parameters()) + list(nets.D_B.parameters()),
+                             lr=t_cfg.lr, betas=(t_cfg.beta1, t_cfg.beta2))
+    return nets, opt_G, opt_D, fmt
+
+
 def train(
     cfg: Config,
     data_dir: str | Path,
@@ -126,16 +143,8 @@ def train(
     ckpt_path, log_path = out_dir / CHECKPOINT_NAME, out_dir / LOG_NAME
 
     torch.manual_seed(t_cfg.seed)
-    configure_backends(dev)
-    fmt = memory_format(t_cfg.channels_last, dev)
-    nets = build_networks(m_cfg).to(dev, fmt)
-    if t_cfg.compile == "on":
-        compile_networks(nets)
+    nets, opt_G, opt_D, fmt = build_trainables(cfg, dev)
     modules = list(nets.modules().values())
-    opt_G = torch.optim.Adam(list(nets.G.parameters()) + list(nets.F.parameters()),
-                             lr=t_cfg.lr, betas=(t_cfg.beta1, t_cfg.beta2))
-    opt_D = torch.optim.Adam(list(nets.D_A.parameters()) + list(nets.D_B.parameters()),
-                             lr=t_cfg.lr, betas=(t_cfg.beta1, t_cfg.beta2))
     world, batch = dist_info.world_size, t_cfg.batch_size
     if max(len(files_a), len(files_b)) < batch * world:
         raise SpaganError(f"{data_dir}: fewer images than train.batch_size x processes = {batch * world}")
@@ -154,11 +163,10 @@ def train(
         state = load_checkpoint(ckpt_path, map_location=dev)
         stored = config_from_dict(state["config"])
         if _trained_sections(stored) != _trained_sections(cfg):
+            diff = _config_diff(_trained_sections(stored), _trained_sections(cfg))
             if resume != "auto":
-                diff = _config_diff(_trained_sections(stored), _trained_sections(cfg))
                 raise SpaganError(f"{ckpt_path}: cannot resume, the config differs: {diff}")
-            log.info("checkpoint %s was trained with another config (%s): starting fresh", ckpt_path,
-                     _config_diff(_trained_sections(stored), _trained_sections(cfg)))
+            log.info("checkpoint %s was trained with another config (%s): starting fresh", ckpt_path, diff)
         else:
             for name, module in nets.modules().items():
                 module.load_state_dict(state["networks"][name])
@@ -204,15 +212,14 @@ def train(
     started, losses = time.perf_counter(), {}
     log.info("training on %s: %d+%d images, %d steps (%d per epoch), device %s, %d process(es)",
              data_dir, len(files_a), len(files_b), total, steps_per_epoch, dev, world)
-    stopped = step >= total
     dataset = UnpairedRun(files_a, files_b, seed=t_cfg.seed, load_size=t_cfg.load_size, crop_size=t_cfg.image_size,
                           steps_per_epoch=steps_per_epoch, start_step=step, end_step=total, batch=batch, world=world,
                           rank=dist_info.rank)
-    workers = loader_workers(t_cfg.num_workers, dev)
+    workers = loader_workers(t_cfg.num_workers, dev) if len(dataset) else 0  # nothing left: no workers
     loader = DataLoader(dataset, batch_size=batch, shuffle=False, drop_last=True, num_workers=workers,
                         pin_memory=dev.type == "cuda", prefetch_factor=4 if workers else None)
     with open(log_path if is_main else os.devnull, "a", encoding="utf-8") as log_file:
-        for items in loader if not stopped else ():
+        for items in loader:
             tick = time.perf_counter()
             epoch = step // steps_per_epoch
             real_a = items["A"].to(dev, non_blocking=True, memory_format=fmt)

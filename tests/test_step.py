@@ -134,7 +134,8 @@ def test_non_finite_loss_raises_before_update():
                                        ["model.attention_detach=false"]])
 def test_fused_generator_passes_match_separate_passes(overrides):
     """fuse_passes batches each generator's forward and identity inputs into one pass; instance
-    norm is per-sample, so losses and updated weights equal the unfused step's up to rounding."""
+    norm is per-sample, so the losses and the updated networks' outputs equal the unfused step's up
+    to rounding."""
     results = {}
     probe = batch()[0].flip(-1)
     for fuse in ("on", "off"):
