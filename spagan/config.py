@@ -27,6 +27,7 @@ class ConfigError(SpaganError, ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
+    source: str = ""
     demo_seed: int = 0
     demo_size: int = 64
     demo_train_per_domain: int = 120
