@@ -5,11 +5,14 @@ and then *publishes* the finished run into the model folder with ``publish_run``
 swapped in whole, so a failed or killed training never touches the previous model, and the new
 folder holds ``lineage.json``:
 
-    data      data version (spagan's content digest), and the DVC-compatible md5 of the manifest
-              file and of the prepared-images folder (the values `dvc.lock` records for the deps)
+    data      data version (spagan's content digest), the DVC-compatible md5 of the manifest
+              file and of the prepared-images folder (the values `dvc.lock` records for the deps),
+              and the raw source they were prepared from (data.source and its md5)
     params    the `model` and `train` sections used, and their digest
     model     sha256 and md5 of checkpoint.pt, steps trained
-    code      git commit (and whether the work tree had uncommitted changes)
+    code      the md5 of every code file the stage depends on when training started (from the
+              work folder's stamp, see spagan.run_stamp) and their digest; the git commit (and
+              whether the work tree had uncommitted changes)
     runtime   device, python / torch / torchvision / numpy versions, host, time
 
 Reading ``dvc.lock`` and ``params.yaml`` is plain YAML: this module never imports dvc.
@@ -32,42 +35,18 @@ from typing import Any
 import yaml
 
 from spagan.config import Config, ConfigError, config_from_dict
+from spagan.dvcfiles import dir_md5, file_md5, read_stage_lock
 from spagan.errors import SpaganError
-from spagan.fileio import atomic_write_bytes, file_digest, file_sha256
+from spagan.fileio import file_sha256
+from spagan.run_stamp import read_stamp, stamp_digest
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"  # spagan.checkpoint.CHECKPOINT_NAME (not imported: it imports torch)
 LINEAGE_NAME = "lineage.json"
 CURVES_NAME = "loss_curves.csv"  # train_log.jsonl as CSV: DVC plots read CSV/JSON, not JSON lines
-DATA_STAMP = "data_stamp.json"   # in the work folder: the data its checkpoint was trained on
 RUN_FILES = (CHECKPOINT_NAME, "config.yaml", "train_log.jsonl", "metrics.json")
 CURVE_COLUMNS = ("step", "epoch", "lr", "G", "G_gan", "cycle", "identity", "fm", "D_A", "D_B")
-_IGNORED_NAMES = {"__pycache__", ".DS_Store"}
-
-
-def file_md5(path: str | Path) -> str:
-    """md5 of a file's bytes: what DVC 3 records for a file dependency or output."""
-    return file_digest(path, "md5")
-
-
-def dir_md5(path: str | Path) -> str:
-    """DVC 3's hash of a folder (``<md5>.dir`` in dvc.lock): md5 of the JSON list of
-    {md5, relpath} of every file, sorted by relpath. Files in __pycache__ are skipped, as the
-    project's .dvcignore does; other .dvcignore patterns are not applied."""
-    root = Path(path)
-    if not root.is_dir():
-        raise SpaganError(f"{root}: not a folder")
-    entries = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _IGNORED_NAMES)
-        for name in filenames:
-            if name in _IGNORED_NAMES or name.endswith(".pyc"):
-                continue
-            full = Path(dirpath) / name
-            entries.append({"md5": file_md5(full), "relpath": full.relative_to(root).as_posix()})
-    entries.sort(key=lambda e: e["relpath"])
-    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
 
 
 def git_state(repo: str | Path) -> dict[str, Any]:
@@ -114,26 +93,8 @@ def data_facts(data_dir: str | Path, manifest: str | Path) -> dict[str, Any]:
         "manifest_md5": file_md5(manifest),
         "prepared": data_dir.as_posix(),
         "prepared_md5": dir_md5(data_dir),
+        "source": summary.get("source"),
     }
-
-
-def start_run(work_dir: str | Path, manifest: str | Path) -> bool:
-    """Get the training work folder ready for `spagan train --resume auto`: when its checkpoint
-    was trained on other data (the manifest's md5 differs), empty it so training starts fresh.
-    Returns True when an earlier run was cleared."""
-    work = Path(work_dir)
-    stamp = {"manifest_md5": file_md5(manifest)}
-    stamp_path = work / DATA_STAMP
-    cleared = False
-    if work.exists():
-        previous = json.loads(stamp_path.read_text(encoding="utf-8")) if stamp_path.is_file() else None
-        if previous != stamp and any(work.iterdir()):
-            log.info("%s was trained on other data: starting fresh", work)
-            shutil.rmtree(work)
-            cleared = True
-    work.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(stamp_path, json.dumps(stamp).encode())
-    return cleared
 
 
 def loss_curves_csv(log_path: str | Path) -> bytes:
@@ -149,19 +110,30 @@ def loss_curves_csv(log_path: str | Path) -> bytes:
     return out.getvalue().encode()
 
 
-def build_lineage(cfg: Config, run_dir: str | Path, data: dict[str, Any], repo: str | Path) -> dict[str, Any]:
+def code_facts(stamp: dict[str, Any] | None, data: dict[str, Any], repo: str | Path) -> dict[str, Any]:
+    """The code that trained a run: md5s of the stage's non-data dependencies when it started
+    (None when the run was not started by `spagan lineage start`), their digest, the git state."""
+    deps = None
+    if stamp is not None:
+        data_paths = {data["manifest"], data["prepared"]}
+        deps = {p: md5 for p, md5 in stamp["deps"].items() if p not in data_paths}
+    return {"deps": deps, "digest": None if deps is None else stamp_digest(deps), **git_state(repo)}
+
+
+def build_lineage(cfg: Config, run_dir: str | Path, data: dict[str, Any], repo: str | Path,
+                  stamp: dict[str, Any] | None = None) -> dict[str, Any]:
     """The lineage record of the finished run in `run_dir` (see the module docstring)."""
     run_dir = Path(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     ckpt = run_dir / CHECKPOINT_NAME
     return {
-        "format": 1,
+        "format": 2,
         "data": data,
         "params": {"model": cfg.to_dict()["model"], "train": cfg.to_dict()["train"],
                    "digest": cfg.digest("model", "train")},
         "model": {"checkpoint": CHECKPOINT_NAME, "sha256": file_sha256(ckpt), "md5": file_md5(ckpt),
                   "steps": metrics.get("steps"), "total_steps": metrics.get("total_steps")},
-        "code": git_state(repo),
+        "code": code_facts(stamp, data, repo),
         "runtime": {"device": metrics.get("device"), "versions": library_versions(),
                     "host": platform.node(), "created": datetime.now(UTC).isoformat(timespec="seconds")},
     }
@@ -203,7 +175,7 @@ def publish_run(
                     pass
             shutil.copy2(run_dir / name, staging / name)
         (staging / CURVES_NAME).write_bytes(loss_curves_csv(staging / "train_log.jsonl"))
-        lineage = build_lineage(cfg, staging, data, repo)
+        lineage = build_lineage(cfg, staging, data, repo, read_stamp(run_dir))
         (staging / LINEAGE_NAME).write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
         for path in staging.iterdir():
             path.chmod(0o644)  # atomic writes through temp files leave them private
@@ -244,26 +216,6 @@ def read_lineage(model_dir: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def read_stage_lock(lock_path: str | Path, stage: str) -> dict[str, Any]:
-    """One stage of dvc.lock as {"cmd", "deps": {path: md5}, "outs": {path: md5}, "params": {...}}."""
-    lock_path = Path(lock_path)
-    if not lock_path.is_file():
-        raise SpaganError(f"{lock_path}: not found (run `dvc repro` first)")
-    lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
-    entry = (lock.get("stages") or {}).get(stage)
-    if entry is None:
-        raise SpaganError(f"{lock_path}: no stage {stage!r} (stages: {', '.join(lock.get('stages') or {})})")
-    params: dict[str, Any] = {}
-    for values in (entry.get("params") or {}).values():
-        params.update(values)
-    return {
-        "cmd": entry.get("cmd"),
-        "deps": {d["path"]: d.get("md5") for d in entry.get("deps") or []},
-        "outs": {o["path"]: o.get("md5") for o in entry.get("outs") or []},
-        "params": params,
-    }
-
-
 def compare_with_lock(lineage: dict[str, Any], stage_lock: dict[str, Any]) -> list[str]:
     """Disagreements between a model's lineage and the dvc.lock entry of the stage that made it
     (empty when the lock describes exactly this model's data and params)."""
@@ -279,6 +231,25 @@ def compare_with_lock(lineage: dict[str, Any], stage_lock: dict[str, Any]) -> li
         locked = stage_lock["params"].get(section)
         if locked is not None and _typed_section(section, locked) != lineage["params"][section]:
             problems.append(f"params section {section!r} differs from dvc.lock")
+    return problems + _code_problems(lineage, stage_lock)
+
+
+def _code_problems(lineage: dict[str, Any], stage_lock: dict[str, Any]) -> list[str]:
+    """Code files whose md5 at training time differs from the one dvc.lock records for the stage."""
+    trained_with = lineage["code"].get("deps")
+    if trained_with is None:
+        return ["lineage.json records no code digest (the model was not trained by the DVC stage as it is now): "
+                "retrain with `dvc repro --force train`"]
+    data_paths = {lineage["data"]["manifest"], lineage["data"]["prepared"]}
+    problems = []
+    for path in sorted(set(trained_with) | (set(stage_lock["deps"]) - data_paths)):
+        used, locked = trained_with.get(path), stage_lock["deps"].get(path)
+        if used is None:
+            problems.append(f"{path}: a dependency in dvc.lock, but not of the run that trained the model")
+        elif locked is None:
+            problems.append(f"dvc.lock has no dependency {path}")
+        elif used != locked:
+            problems.append(f"{path}: trained with md5 {used}, dvc.lock records {locked}")
     return problems
 
 
@@ -295,11 +266,17 @@ def lineage_summary(lineage: dict[str, Any]) -> str:
     """A few lines naming the data, params, code and model of a lineage record."""
     d, m, c, r = lineage["data"], lineage["model"], lineage["code"], lineage["runtime"]
     dirty = " (uncommitted changes)" if c.get("dirty") else ""
+    src = d.get("source") or {}
+    source = f"{src.get('path') or 'demo domains'}  md5 {src.get('md5') or '-'}" if src else "unknown"
+    code = (f"{c['digest']}  ({len(c['deps'])} files the stage depends on)" if c.get("digest")
+            else "unknown (not trained by the DVC stage)")
     return "\n".join([
+        f"raw source     {source}",
         f"data version   {d['data_version']}  ({d['images']} images in {d['prepared']})",
         f"manifest md5   {d['manifest_md5']}  {d['manifest']}",
         f"prepared md5   {d['prepared_md5']}",
         f"params digest  {lineage['params']['digest']}  (model + train sections)",
+        f"code digest    {code}",
         f"git commit     {c.get('commit') or 'unknown'}{dirty}",
         f"model sha256   {m['sha256']}  ({m['steps']} steps)",
         f"device         {r['device']}  torch {r['versions'].get('torch')}  trained {r['created']}",
@@ -319,7 +296,8 @@ def locked_model_lineage(repo: str | Path, stage: str = "train") -> dict[str, An
         raise SpaganError(f"{repo / 'dvc.lock'}: no output of stage {stage!r} holds a {LINEAGE_NAME}")
     lineage = read_lineage(repo / model_out)
     identity = {"deps": {p: lock["deps"].get(p) for p in (lineage["data"]["manifest"], lineage["data"]["prepared"])},
-                "params": lineage["params"]["digest"], "model": lineage["model"]["sha256"]}
+                "params": lineage["params"]["digest"], "code": lineage["code"].get("digest"),
+                "model": lineage["model"]["sha256"]}
     version = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     return {"model_dir": model_out, "model_md5": lock["outs"][model_out], "lock": lock, "lineage": lineage,
             "problems": compare_with_lock(lineage, lock), "version": version}

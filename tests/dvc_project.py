@@ -15,7 +15,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 DVC_BIN = ROOT / ".venv-dvc" / "bin" / "dvc"
 COPIED = ("spagan", "dvc.yaml", ".dvcignore", ".gitignore", "scripts/dvc", ".dvc/config", ".dvc/.gitignore",
-          "data/.gitignore")
+          "data/.gitignore", "data/raw/README.md")
 
 # Tiny everything: a few seconds per stage on 2 CPU cores.
 TINY_PARAMS = {

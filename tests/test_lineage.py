@@ -9,16 +9,9 @@ import yaml
 
 from spagan.config import load_config
 from spagan.errors import SpaganError
-from spagan.lineage import (
-    compare_with_lock,
-    dir_md5,
-    file_md5,
-    loss_curves_csv,
-    publish_run,
-    read_lineage,
-    read_stage_lock,
-    start_run,
-)
+from spagan.dvcfiles import dir_md5, file_md5, read_stage_lock
+from spagan.lineage import compare_with_lock, loss_curves_csv, publish_run, read_lineage
+from spagan.run_stamp import start_run
 from tests.conftest import ROOT, TINY_OVERRIDES
 from tests.dvc_project import DVC_BIN
 
@@ -38,15 +31,21 @@ def test_dir_md5_matches_dvc(tmp_path):
     assert file_md5(folder / "a.png") == hashlib.md5(b"\x89PNG fake").hexdigest()
 
 
-def test_start_run_clears_work_folder_only_when_data_changes(tmp_path):
-    manifest, work = tmp_path / "manifest.csv", tmp_path / "work"
-    manifest.write_text("path\nA/1.png\n")
-    assert start_run(work, manifest) is False
-    (work / "checkpoint.pt").write_bytes(b"old run")
-    assert start_run(work, manifest) is False and (work / "checkpoint.pt").exists()
-    manifest.write_text("path\nA/2.png\n")
-    assert start_run(work, manifest) is True
+def test_start_run_keeps_only_an_unfinished_run_under_the_same_stamp(tmp_path):
+    work = tmp_path / "work"
+    stamp = {"stage": "train", "deps": {"data/manifest.csv": "1" * 32, "spagan/losses.py": "2" * 32},
+             "params": {"train": "abc"}}
+    assert start_run(work, stamp) is None
+    (work / "checkpoint.pt").write_bytes(b"unfinished run")
+    (work / "metrics.json").write_text(json.dumps({"finished": False}))
+    assert start_run(work, stamp) is None and (work / "checkpoint.pt").exists()  # resumes
+    changed = {**stamp, "deps": {**stamp["deps"], "spagan/losses.py": "3" * 32}, "params": {"train": "def"}}
+    assert start_run(work, changed) == "its run started under other dependencies: dep spagan/losses.py, params train"
     assert not (work / "checkpoint.pt").exists()
+    (work / "checkpoint.pt").write_bytes(b"finished run")
+    (work / "metrics.json").write_text(json.dumps({"finished": True}))
+    assert start_run(work, changed) == "its run had finished (a re-run of the stage trains anew)"
+    assert sorted(p.name for p in work.iterdir()) == ["stage_stamp.json"]
 
 
 def test_loss_curves_csv_skips_a_torn_line(tmp_path):
@@ -104,26 +103,41 @@ def test_publish_refuses_unfinished_or_mismatched_run_and_keeps_previous_model(f
 
 def test_compare_with_lock_names_each_disagreement(tmp_path, finished_run):
     root, cfg = finished_run
-    lineage = publish_run(cfg, root / "work", tmp_path / "m", data_dir=root / "data" / "prepared",
-                          manifest=root / "data" / "manifest.csv", repo=ROOT)
-    d = lineage["data"]
+    kw = {"data_dir": root / "data" / "prepared", "manifest": root / "data" / "manifest.csv", "repo": ROOT}
+    unstamped = publish_run(cfg, root / "work", tmp_path / "m0", **kw)
+    assert unstamped["code"]["deps"] is None and unstamped["code"]["digest"] is None
+    d = unstamped["data"]
+    code = {"spagan/losses.py": "1" * 32, "spagan/models": "2" * 32 + ".dir"}
+    stamp = {"stage": "train", "deps": {d["manifest"]: d["manifest_md5"], d["prepared"]: d["prepared_md5"], **code},
+             "params": {}}
+    (root / "work" / "stage_stamp.json").write_text(json.dumps(stamp))
+    lineage = publish_run(cfg, root / "work", tmp_path / "m", **kw)
+    assert lineage["code"]["deps"] == code and len(lineage["code"]["digest"]) == 16
     lock = {"schema": "2.0", "stages": {"train": {
         "cmd": "x",
         "params": {"params.yaml": {"model": lineage["params"]["model"], "train": lineage["params"]["train"]}},
-        "deps": [{"path": d["manifest"], "md5": d["manifest_md5"]}, {"path": d["prepared"], "md5": d["prepared_md5"]}],
+        "deps": [{"path": d["manifest"], "md5": d["manifest_md5"]}, {"path": d["prepared"], "md5": d["prepared_md5"]},
+                 *({"path": p, "md5": m} for p, m in code.items())],
         "outs": [{"path": "models/spagan", "md5": "f00.dir"}]}}}
-    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
-    assert compare_with_lock(lineage, read_stage_lock(tmp_path / "dvc.lock", "train")) == []
+
+    def problems():
+        (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
+        return compare_with_lock(lineage, read_stage_lock(tmp_path / "dvc.lock", "train"))
+
+    assert problems() == []
+    assert "no code digest" in compare_with_lock(unstamped, read_stage_lock(tmp_path / "dvc.lock", "train"))[0]
     # DVC stores params.yaml's raw YAML: bare on/off are booleans there, "on"/"off" in the lineage.
     raw_train = {k: v == "on" if v in ("on", "off") else v for k, v in lineage["params"]["train"].items()}
     assert raw_train["compile"] is False
     lock["stages"]["train"]["params"]["params.yaml"]["train"] = raw_train
-    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
-    assert compare_with_lock(lineage, read_stage_lock(tmp_path / "dvc.lock", "train")) == []
+    assert problems() == []
     lock["stages"]["train"]["deps"][1]["md5"] = "0" * 32 + ".dir"
     lock["stages"]["train"]["params"]["params.yaml"]["train"] = {**lineage["params"]["train"], "lr": 1.0}
-    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
-    problems = compare_with_lock(lineage, read_stage_lock(tmp_path / "dvc.lock", "train"))
-    assert len(problems) == 2 and "prepared" in problems[0] and "'train'" in problems[1]
+    lock["stages"]["train"]["deps"][2]["md5"] = "9" * 32  # losses.py changed after training
+    lock["stages"]["train"]["deps"].append({"path": "spagan/new.py", "md5": "8" * 32})  # a dep added since
+    found = problems()
+    assert len(found) == 4 and "prepared" in found[0] and "'train'" in found[1], found
+    assert found[2] == f"spagan/losses.py: trained with md5 {'1' * 32}, dvc.lock records {'9' * 32}"
+    assert found[3].startswith("spagan/new.py: a dependency in dvc.lock, but not of the run")
     with pytest.raises(SpaganError, match="no stage 'evaluate'"):
         read_stage_lock(tmp_path / "dvc.lock", "evaluate")

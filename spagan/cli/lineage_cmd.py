@@ -1,8 +1,9 @@
 """`spagan lineage`: where a model came from, and the two steps around training in the DVC stage.
 
     spagan lineage show models/spagan        data version, md5s, params, commit of a model
-    spagan lineage start --work W --manifest M
-                                             empty work folder W if its checkpoint saw other data
+    spagan lineage start --work W --stage train
+                                             empty work folder W unless it holds an unfinished run
+                                             started under the stage's current deps and params
     spagan lineage publish --work W --model D --data P --manifest M
                                              copy the finished run W into D with lineage.json
 """
@@ -25,9 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--json", action="store_true", help="print lineage.json as it is")
     show.set_defaults(func=run_show)
 
-    start = steps.add_parser("start", help="prepare the training work folder (cleared when the data changed)")
+    start = steps.add_parser("start", help="prepare the training work folder: keep only an unfinished run "
+                             "started under the stage's current dependencies and params (it resumes)")
     start.add_argument("--work", required=True, help="training work folder (spagan train --out)")
-    start.add_argument("--manifest", required=True, help="manifest.csv of the training data")
+    start.add_argument("--stage", default="train", help="the dvc.yaml stage whose deps and params are stamped")
+    start.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    start.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="the same overrides the training uses (repeatable)")
     start.set_defaults(func=run_start)
 
     pub = steps.add_parser("publish", help="publish a finished run as the model folder, with lineage.json")
@@ -60,10 +65,12 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_start(args: argparse.Namespace) -> int:
-    from spagan.lineage import start_run
+    from spagan.run_stamp import stage_stamp, start_run
 
-    if start_run(args.work, args.manifest):
-        print(f"{args.work}: earlier run was on other data; cleared")
+    cfg = load_config(args.params, args.overrides)
+    reason = start_run(args.work, stage_stamp(Path(args.params).parent, args.stage, cfg))
+    if reason:
+        print(f"{args.work}: cleared, {reason}; training from step 0")
     return 0
 
 

@@ -1,4 +1,10 @@
-"""`spagan prepare`: ingest, deduplicate and validate a CycleGAN-layout source (or the demo)."""
+"""`spagan prepare`: ingest, deduplicate and validate a CycleGAN-layout source (or the demo).
+
+The source is `data.source` in params.yaml ("" = the demo domains), a path relative to the
+params file's folder; `--source` / `--demo` override it for a one-off run outside the pipeline.
+The DVC `prepare` stage passes `--raw-dir data/raw`: the folder it hashes, which the source must
+lie in so that the raw bytes are part of every model's lineage.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,9 @@ import sys
 from pathlib import Path
 
 from spagan.config import load_config
-from spagan.data.prepare import prepare
+from spagan.data.prepare import prepare, resolve_source
 from spagan.data.schema import ManifestValidationError
-from spagan.errors import SpaganError
+from spagan.dvcfiles import dvc_tracked
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,21 +25,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Ingest a trainA/trainB/testA/testB folder or .zip (or generate the demo domains), "
         "quarantine bad files, drop duplicates and train/test leakage, validate the manifest.",
     )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--source", type=Path, help="CycleGAN-layout folder or .zip (never modified)")
-    src.add_argument("--demo", action="store_true", help="generate the demo domains (data.demo_* params)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--source", type=Path, help="CycleGAN-layout folder or .zip (never modified); "
+                     "default: data.source in the params file")
+    src.add_argument("--demo", action="store_true", help="generate the demo domains (data.demo_* params), "
+                     "whatever data.source says")
     p.add_argument("--out", type=Path, required=True, help="output folder (prepared/, manifest.csv, reports)")
     p.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default params.yaml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a param, e.g. data.phash_threshold=4 (repeatable)")
     p.add_argument("--workers", type=int, default=None, help="processes for decoding (default: all cores)")
+    p.add_argument("--raw-dir", type=Path, default=None,
+                   help="require data.source to lie inside this folder, relative to the params file's folder "
+                        "(the DVC stage passes the folder it hashes, data/raw)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the chain and print a one-screen summary; 2 (with the report) when validation fails."""
-    cfg = load_config(args.params if args.params.is_file() or args.params != Path("params.yaml") else None,
-                      args.overrides).data
+    cfg = load_config(args.params, args.overrides).data
+    if args.demo:
+        source = None
+    elif args.source is not None:
+        source = args.source
+    else:
+        source = resolve_source(cfg, args.params.parent, within=args.raw_dir)
+        if source is not None and args.raw_dir is not None and not dvc_tracked(source):
+            print(f"spagan prepare: note: {cfg.source} is not tracked by DVC, so `dvc push` will not store it; "
+                  f"run `scripts/dvc add {cfg.source}` and commit the .dvc file", file=sys.stderr)
+    bar = None
     try:
         from tqdm import tqdm
         bar = tqdm(total=0, unit="file", desc="ingest", disable=not sys.stderr.isatty(), leave=False)
@@ -42,16 +62,16 @@ def run(args: argparse.Namespace) -> int:
             bar.total = total
             bar.update(done - bar.n)
 
-        outcome = prepare(None if args.demo else args.source, args.out, cfg, workers=args.workers,
-                          progress=progress)
-        bar.close()
+        outcome = prepare(source, args.out, cfg, workers=args.workers, progress=progress,
+                          label=None if args.source is not None else cfg.source)
     except ManifestValidationError as exc:
         print(exc.report, file=sys.stderr)
         print(f"spagan prepare: error: manifest invalid; report in {args.out / 'validation_report.txt'}",
               file=sys.stderr)
         return 2
-    except SpaganError:
-        raise
+    finally:
+        if bar is not None:
+            bar.close()
     print(format_summary(outcome.summary, args.out))
     return 0
 
@@ -71,5 +91,7 @@ def format_summary(summary: dict, out: Path) -> str:
         + f"  ({out / 'duplicates.csv'})",
         f"manifest: {out / 'manifest.csv'}",
         f"data version: {summary['data_version']} (raw source {summary['raw_version']})",
+        f"source: {(summary.get('source') or {}).get('path') or 'demo domains'} "
+        f"(md5 {(summary.get('source') or {}).get('md5') or '-'})",
     ]
     return "\n".join(lines)

@@ -45,6 +45,7 @@ class IngestResult:
     manifest: pd.DataFrame
     quarantine: pd.DataFrame
     ignored: list[str]
+    kind: str = "folder"  # folder | zip: what the source was
 
 
 def prepared_names(items: list[SourceItem]) -> dict[str, str]:
@@ -148,7 +149,7 @@ def ingest(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     log.info("ingested %d images, quarantined %d, ignored %d", len(manifest), len(quarantine), len(listing.ignored))
-    return IngestResult(manifest, quarantine, listing.ignored)
+    return IngestResult(manifest, quarantine, listing.ignored, listing.kind)
 
 
 def replace_dir(new: Path, dest: Path) -> None:

@@ -8,6 +8,7 @@ Layout of ``out_dir`` (the same for ``spagan prepare --out DIR`` and the Dagster
     prepared/          kept images (trainA/ trainB/ testA/ testB/ and *_mask/) + manifest.csv:
                        the training input
     quarantine.csv     every unusable file with its reason
+    source.json        which raw source was ingested: data.source ("" = demo), kind, DVC md5
     duplicates.csv     every dropped duplicate with its kind and the copy kept
     manifest.csv       the validated manifest of prepared/ (written only when valid)
     summary.json       counts, reasons, data versions
@@ -31,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from spagan.config import DataConfig
+from spagan.dvcfiles import path_md5
 from spagan.fileio import atomic_write_text
 from spagan.data.dedupe import DedupeResult, find_duplicates
 from spagan.data.demo import generate_demo
@@ -80,16 +82,37 @@ def check_outside_source(source: str | Path, out_dir: Path) -> None:
         raise SpaganError(f"{out_dir}: output folder must not lie inside the source {source} (raw data is read-only)")
 
 
+def resolve_source(cfg: DataConfig, base: str | Path, *, within: str | Path | None = None) -> Path | None:
+    """The raw source data.source names, relative to `base` (the folder of params.yaml); None for
+    the demo (""). With `within`, the source must lie inside that folder: the DVC prepare stage
+    hashes that folder, so a source elsewhere would not be part of the model's lineage."""
+    if not cfg.source:
+        return None
+    source = Path(base) / cfg.source
+    if within is not None:
+        root = (Path(base) / within).resolve()
+        if root != source.resolve() and root not in source.resolve().parents:
+            raise SpaganError(f"data.source={cfg.source}: must lie inside {within}/, the folder the DVC `prepare` "
+                              f"stage hashes (move it there, then `dvc add` it)")
+    if not source.exists():
+        raise SpaganError(f"data.source={cfg.source}: source not found ({source})")
+    return source
+
+
 def ingest_step(
     source: str | Path, out_dir: str | Path, cfg: DataConfig, *, workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, label: str | None = None,
 ) -> IngestResult:
-    """Step 1: ingest `source` into ``out_dir/ingested`` and write ``out_dir/quarantine.csv``."""
+    """Step 1: ingest `source` into ``out_dir/ingested``; write ``quarantine.csv`` and ``source.json``
+    (`label`: how params name the source, "" for the demo; default: the path as given)."""
     out = Path(out_dir)
     check_outside_source(source, out)
     result = ingest(source, out / "ingested", min_size=cfg.min_size, max_pixels=cfg.max_pixels,
                     workers=workers, progress=progress)
     write_csv(result.quarantine, out / "quarantine.csv")
+    facts = {"path": str(source) if label is None else label, "kind": result.kind if label != "" else "demo",
+             "md5": path_md5(source)}  # DVC's own hash of the file or folder (what `dvc add` records)
+    atomic_write_text(out / "source.json", json.dumps(facts, indent=2) + "\n")
     return result
 
 
@@ -158,6 +181,8 @@ def summarise(out_dir: str | Path) -> dict:
         "duplicates": {str(k): int(v) for k, v in dups["kind"].value_counts().sort_index().items()},
         "raw_version": data_version(ingested, quarantine),
         "data_version": data_version(kept),
+        "source": json.loads((out / "source.json").read_text(encoding="utf-8"))
+        if (out / "source.json").is_file() else None,
     }
 
 
@@ -172,15 +197,16 @@ class PrepareOutcome:
 
 def prepare(
     source: str | Path | None, out_dir: str | Path, cfg: DataConfig, *, workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, label: str | None = None,
 ) -> PrepareOutcome:
-    """Ingest -> dedupe -> validate. `source` None generates the demo domains first."""
+    """Ingest -> dedupe -> validate. `source` None generates the demo domains first; `label` is how
+    the source is named in source.json (data.source as written in params; default: the path)."""
     out = Path(out_dir)
     if source is not None:
         check_outside_source(source, out)
     out.mkdir(parents=True, exist_ok=True)
     src = make_demo_source(out, cfg) if source is None else Path(source)
-    ingest_step(src, out, cfg, workers=workers, progress=progress)
+    ingest_step(src, out, cfg, workers=workers, progress=progress, label="" if source is None else label)
     dedupe_step(out, cfg)
     manifest = validate_step(out, cfg)
     return PrepareOutcome(out, summarise(out), manifest)
