@@ -6,7 +6,7 @@ chosen here, the one place where environments differ.
 
 import dagster as dg
 
-from orchestration import jobs, schedules
+from orchestration import jobs, schedules, sensors
 from orchestration.assets import data as data_assets
 from orchestration.assets import evaluation as evaluation_assets
 from orchestration.assets import training as training_assets
@@ -19,6 +19,6 @@ defs = dg.Definitions(
     asset_checks=dg.load_asset_checks_from_modules([data_checks, eval_checks]),
     jobs=[schedules.reevaluation_job, jobs.ablation],
     schedules=[schedules.reevaluation_schedule],
-    sensors=[schedules.evaluation_automation],
+    sensors=[schedules.evaluation_automation, sensors.dvc_lock_sensor],
     resources={"data_paths": DataPaths(), "dvc": DvcCli()},
 )

@@ -18,6 +18,7 @@ import yaml
 from spagan.errors import SpaganError
 from spagan.fileio import file_digest
 
+RAW_DIR = "data/raw"  # the prepare stage's hashed dependency: where sources of one's own lie
 _IGNORED_NAMES = {"__pycache__", ".DS_Store"}
 _TEMPLATE = re.compile(r"\$\{([^}]*)\}")
 

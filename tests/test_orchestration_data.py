@@ -1,29 +1,22 @@
-"""Dagster: Definitions load, and the data assets with their checks materialize into tmp_path."""
+"""Dagster: Definitions load, and the data assets run the DVC `prepare` stage of a project copy,
+with their checks, reporting what the stage wrote and what dvc.lock recorded."""
 
-import shutil
+import json
 
 import dagster as dg
 import yaml
 
-from orchestration.assets.data import deduplicated_images, raw_images, validated_manifest
+from orchestration.assets.data import prepared_data
 from orchestration.checks import data_checks
+from orchestration.dvc_resource import DvcCli
 from orchestration.resources import DataPaths
-from tests.conftest import ROOT
+from tests.dvc_project import dvc, make_project, set_params
 
-DATA_ASSETS = [raw_images, deduplicated_images, validated_manifest]
 CHECKS = [data_checks.manifest_schema_valid, data_checks.no_train_test_leakage,
           data_checks.domains_balanced, data_checks.quarantine_fraction]
 
 
-def _small_params(tmp_path, **data):
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["data"].update({"demo_train_per_domain": 10, "demo_test_per_domain": 5, **data})
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return str(path)
-
-
-def test_definitions_load_with_data_group():
+def test_definitions_load_with_data_group_sensor_and_gpu_pool():
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
@@ -31,46 +24,48 @@ def test_definitions_load_with_data_group():
     assert {k.to_user_string() for k in keys} == {"raw_images", "deduplicated_images", "validated_manifest"}
     check_names = {k.name for k in graph.asset_check_keys}
     assert {"manifest_schema_valid", "no_train_test_leakage", "domains_balanced", "quarantine_fraction"} <= check_names
+    assert "dvc_lock_sensor" in {s.name for s in defs.sensors}
+    train = defs.get_assets_def("trained_model")
+    assert train.op.pool == "gpu"
+    assert json.loads(train.op.tags["dagster-k8s/config"]) == {
+        "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}
 
 
-def test_materialize_demo_into_tmp_dir(tmp_path):
-    root = tmp_path / "data"
-    resources = {"data_paths": DataPaths(root=str(root), params=_small_params(tmp_path))}
-    result = dg.materialize(DATA_ASSETS + CHECKS, resources=resources)
+def test_data_assets_run_the_prepare_stage_and_checks_read_its_outputs(tmp_path):
+    repo = make_project(tmp_path, {"data": {"demo_train_per_domain": 10, "demo_test_per_domain": 5}})
+    resources = {"data_paths": DataPaths(root=str(repo / "data"), params=str(repo / "params.yaml")),
+                 "dvc": DvcCli(repo=str(repo))}
+    result = dg.materialize([prepared_data, *CHECKS], resources=resources)
     assert result.success
     assert {e.check_name: e.passed for e in result.get_asset_check_evaluations()} == {
         "manifest_schema_valid": True, "no_train_test_leakage": True, "domains_balanced": True,
         "quarantine_fraction": True,
     }
     events = {e.asset_key.to_user_string(): e.materialization for e in result.get_asset_materialization_events()}
-    raw_meta = events["raw_images"].metadata
-    assert raw_meta["quarantined"].value == 3 and "not_an_image" in raw_meta["quarantine"].value
-    assert "data:image/png;base64," in raw_meta["preview"].value
-    dedup_meta = events["deduplicated_images"].metadata
-    assert dedup_meta["leakage"].value == 3
-    assert events["validated_manifest"].metadata["images"].value == 30
-    assert (root / "manifest.csv").is_file() and (root / "prepared" / "trainA").is_dir()
-    assert {p.name for p in tmp_path.iterdir()} == {"data", "params.yaml"}  # nothing written elsewhere
-    version = events["validated_manifest"].tags["dagster/data_version"]
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["prepare"]
+    outs = {o["path"]: o["md5"] for o in lock["outs"]}
+    raw = events["raw_images"].metadata
+    summary = json.loads((repo / "data/summary.json").read_text())
+    assert raw["source"].value == "demo domains" and raw["quarantined"].value == summary["quarantined"] > 0
+    assert raw["raw_dir_md5"].value == next(d["md5"] for d in lock["deps"] if d["path"] == "data/raw")
+    assert "empty_file" in raw["quarantine"].value
+    assert "data:image/png;base64," in raw["preview"].value
+    assert events["deduplicated_images"].metadata["leakage"].value == 1
+    validated = events["validated_manifest"]
+    assert validated.metadata["images"].value == summary["images"] == 30
+    assert validated.metadata["prepared_md5"].value == outs["data/prepared"]
+    assert validated.tags["dagster/data_version"] == summary["data_version"]
+    assert json.loads(dvc(repo, "status", "--json", "prepare").stdout) == {}  # the shell agrees
 
-    # Unchanged source (the demo folder copied elsewhere) -> unchanged data version.
-    shutil.copytree(root / "source", tmp_path / "copy")
-    again = dg.materialize(
-        DATA_ASSETS,
-        resources={"data_paths": DataPaths(root=str(tmp_path / "d2"), params=resources["data_paths"].params)},
-        run_config={"ops": {"raw_images": {"config": {"source": str(tmp_path / "copy"), "workers": 1}}}},
-    )
-    tags = {e.asset_key.to_user_string(): e.materialization.tags for e in again.get_asset_materialization_events()}
-    assert tags["validated_manifest"]["dagster/data_version"] == version
-
-
-def test_failing_checks_and_invalid_manifest(tmp_path):
-    # A high quarantine fraction fails its check; a demo with too few test images fails validation.
-    params = _small_params(tmp_path, demo_test_per_domain=1, demo_planted_broken=6, max_quarantine_fraction=0.05)
-    result = dg.materialize(DATA_ASSETS + CHECKS, raise_on_error=False,
-                            resources={"data_paths": DataPaths(root=str(tmp_path / "data"), params=params)})
-    assert not result.success
+    # Many broken files: the stage succeeds and the quarantine check fails.
+    set_params(repo, {"data": {"demo_planted_broken": 6, "max_quarantine_fraction": 0.05}})
+    result = dg.materialize([prepared_data, *CHECKS], resources=resources, raise_on_error=False)
     evals = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert evals["quarantine_fraction"] is False
-    failure = [e for e in result.get_step_failure_events() if e.step_key == "validated_manifest"]
-    assert failure and "min_images_per_split" in failure[0].event_specific_data.error.message
+    assert evals["quarantine_fraction"] is False and evals["manifest_schema_valid"] is True
+
+    # Too few test images: the stage fails, the run shows the readable validation report.
+    set_params(repo, {"data": {"demo_test_per_domain": 1, "demo_planted_broken": 1}})
+    result = dg.materialize([prepared_data], resources=resources, raise_on_error=False)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error.message
+    assert "min_images_per_split" in failure

@@ -10,7 +10,7 @@ import torch
 import yaml
 from torchvision.models.inception import Inception3
 
-from orchestration.assets.data import deduplicated_images, raw_images, validated_manifest
+from orchestration.assets.data import prepared_data
 from orchestration.assets.evaluation import EVAL_DIR, GALLERIES, SCORES, evaluation
 from orchestration.assets.training import trained_model
 from orchestration.checks.eval_checks import find_regressions, no_regression
@@ -21,7 +21,7 @@ from spagan.lineage import read_lineage
 from spagan.metrics.features import ENV_VAR
 from tests.dvc_project import make_project
 
-ALL = [raw_images, deduplicated_images, validated_manifest, trained_model, evaluation, no_regression]
+ALL = [prepared_data, trained_model, evaluation, no_regression]
 
 
 def test_definitions_evaluation_group_schedule_sensor_and_jobs():

@@ -4,7 +4,7 @@ metadata and data version taken from dvc.lock and the model's lineage.json."""
 import dagster as dg
 import yaml
 
-from orchestration.assets.data import deduplicated_images, raw_images, validated_manifest
+from orchestration.assets.data import prepared_data
 from orchestration.assets.training import trained_model
 from orchestration.dvc_resource import DvcCli
 from orchestration.resources import DataPaths
@@ -24,7 +24,7 @@ def test_training_asset_runs_dvc_and_records_lock_hashes(tmp_path):
     resources = {"data_paths": DataPaths(root=str(repo / "data"), params=str(repo / "params.yaml")),
                  "dvc": DvcCli(repo=str(repo))}
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize([raw_images, deduplicated_images, validated_manifest, trained_model],
+    result = dg.materialize([prepared_data, trained_model],
                             resources=resources, instance=instance)
     assert result.success
     event = next(e for e in result.get_asset_materialization_events()

@@ -1,7 +1,10 @@
 """Data assets (group ``data``): raw images -> deduplicated images -> validated manifest.
 
-Each asset calls one step of spagan.data.prepare and reports counts, problems, a preview and a
-data version derived from content hashes (an unchanged source gives an unchanged version).
+All three are made by one run of the DVC ``prepare`` stage (`dvc repro prepare`), so dvc.lock is
+the one authority for the data whether it was prepared here or from a shell: the source is
+``data.source`` in params.yaml (never a run config that could contradict it), and DVC hashes the
+raw bytes. The assets then report what the stage wrote (counts, problems, previews) and the
+md5s dvc.lock recorded (see orchestration.assets.data_metadata).
 """
 
 from pathlib import Path
@@ -9,105 +12,43 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from orchestration.assets.data_metadata import counts_md, preview, sample_paths, table_md
-from orchestration.resources import DataPaths
-from spagan.data.prepare import data_version, dedupe_step, ingest_step, make_demo_source, validate_step
-from spagan.data.schema import MANIFEST_COLUMNS, ManifestValidationError, read_table
+from orchestration.assets.data_metadata import PREPARE_STAGE, data_materializations
+from orchestration.dvc_resource import DvcCli
+from spagan.data.schema import MANIFEST_COLUMNS, read_table
+
+RAW_IMAGES = dg.AssetKey("raw_images")
+DEDUPLICATED_IMAGES = dg.AssetKey("deduplicated_images")
+VALIDATED_MANIFEST = dg.AssetKey("validated_manifest")
 
 
-class RawImagesConfig(dg.Config):
-    """Where the images come from."""
-
-    source: str = ""  # CycleGAN-layout folder or .zip; "" generates the demo domains (data.demo_*)
-    workers: int = 0  # decoding processes; 0 = all cores
-
-
-@dg.asset(group_name="data", compute_kind="python")
-def raw_images(context: dg.AssetExecutionContext, config: RawImagesConfig, data_paths: DataPaths):
-    """Every usable image of the source, normalised to RGB PNG; bad files quarantined with a reason."""
-    cfg, out = data_paths.data_config(), data_paths.out_dir()
-    source = Path(config.source) if config.source else make_demo_source(out, cfg)
-    result = ingest_step(source, out, cfg, workers=config.workers or None)
-    quarantine = result.quarantine
-    version = data_version(result.manifest, quarantine)
-    context.log.info(f"ingested {len(result.manifest)} images, quarantined {len(quarantine)}")
-    reasons = quarantine["reason"].value_counts().rename_axis("reason").reset_index(name="files")
-    return dg.MaterializeResult(
-        metadata={
-            "source": dg.MetadataValue.path(str(source)),
-            "images": len(result.manifest),
-            "counts": counts_md(result.manifest),
-            "quarantined": len(quarantine),
-            "quarantine_reasons": table_md(reasons, ["reason", "files"]),
-            "quarantine": table_md(quarantine, ["source_path", "reason", "detail"]),
-            "quarantine_file": dg.MetadataValue.path(str(out / "quarantine.csv")),
-            "ignored_files": len(result.ignored),
-            "data_version": version,
-            **preview(out / "ingested", sample_paths(result.manifest), out / "previews" / "raw_images.png",
-                      "raw images"),
-        },
-        data_version=dg.DataVersion(version),
-    )
-
-
-@dg.asset(group_name="data", deps=[raw_images], compute_kind="python")
-def deduplicated_images(context: dg.AssetExecutionContext, data_paths: DataPaths):
-    """Kept images in prepared/: exact and near duplicates and train copies of test images dropped."""
-    cfg, out = data_paths.data_config(), data_paths.out_dir()
-    result = dedupe_step(out, cfg)
-    dups = result.duplicates
-    version = data_version(result.kept)
-    context.log.info(f"kept {len(result.kept)} images, dropped {len(dups)} duplicates")
-    kinds = dups["kind"].value_counts().rename_axis("kind").reset_index(name="images")
-    # Preview pairs side by side: dropped copy, then the image kept in its place.
-    pairs = [p for d, k in zip(dups["path"], dups["duplicate_of"]) for p in (d, k)][:32]
-    return dg.MaterializeResult(
-        metadata={
-            "images": len(result.kept),
-            "counts": counts_md(result.kept),
-            "duplicates": len(dups),
-            "leakage": int((dups["kind"] == "leakage").sum()),
-            "duplicate_kinds": table_md(kinds, ["kind", "images"]),
-            "duplicate_table": table_md(dups, ["path", "kind", "duplicate_of", "distance"]),
-            "duplicates_file": dg.MetadataValue.path(str(out / "duplicates.csv")),
-            "phash_threshold": cfg.phash_threshold,
-            "data_version": version,
-            **preview(out / "ingested", pairs, out / "previews" / "duplicates.png",
-                      "duplicate pairs (dropped, kept)"),
-        },
-        data_version=dg.DataVersion(version),
-    )
-
-
-@dg.asset(group_name="data", deps=[deduplicated_images], compute_kind="pandera")
-def validated_manifest(context: dg.AssetExecutionContext, data_paths: DataPaths):
-    """manifest.csv of prepared/, validated by the pandera schema (fails with a readable report)."""
-    cfg, out = data_paths.data_config(), data_paths.out_dir()
+@dg.multi_asset(
+    name="prepared_data",
+    specs=[
+        dg.AssetSpec(RAW_IMAGES, group_name="data", kinds={"dvc"},
+                     description="every usable image of data.source, normalised to RGB PNG; bad files "
+                                 "quarantined with a reason (the raw bytes are a hashed DVC dependency)"),
+        dg.AssetSpec(DEDUPLICATED_IMAGES, group_name="data", kinds={"dvc"}, deps=[RAW_IMAGES],
+                     description="kept images in prepared/: exact and near duplicates and train copies of "
+                                 "test images dropped"),
+        dg.AssetSpec(VALIDATED_MANIFEST, group_name="data", kinds={"dvc", "pandera"}, deps=[DEDUPLICATED_IMAGES],
+                     description="manifest.csv of prepared/, validated by the pandera schema"),
+    ],
+)
+def prepared_data(context: dg.AssetExecutionContext, dvc: DvcCli):
+    """`dvc repro prepare` (skipped by DVC when up to date), then what it wrote, as the lock names it."""
     try:
-        manifest = validate_step(out, cfg)
-    except ManifestValidationError as exc:
-        raise dg.Failure(
-            description=exc.report,
-            metadata={"report": dg.MetadataValue.md(f"```\n{exc.report}\n```"),
-                      "report_file": dg.MetadataValue.path(str(out / "validation_report.txt"))},
-        ) from None
-    version = data_version(manifest)
-    context.log.info(f"manifest valid: {len(manifest)} images, data version {version}")
-    return dg.MaterializeResult(
-        metadata={
-            "images": len(manifest),
-            "counts": counts_md(manifest),
-            "manifest": dg.MetadataValue.path(str(out / "manifest.csv")),
-            "prepared_dir": dg.MetadataValue.path(str(out / "prepared")),
-            "with_masks": int((manifest["mask_path"] != "").sum()),
-            "data_version": version,
-            **preview(out / "prepared", sample_paths(manifest), out / "previews" / "validated_manifest.png",
-                      "prepared images (rows: testA, testB, trainA, trainB)"),
-        },
-        data_version=dg.DataVersion(version),
-    )
+        dvc.repro(PREPARE_STAGE, context.log)
+    except dg.Failure as exc:
+        report = dvc.root() / "data" / "validation_report.txt"
+        if report.is_file():  # validation failed: show the readable report, not only DVC's output
+            text = report.read_text(encoding="utf-8")
+            raise dg.Failure(description=text, metadata={"report": dg.MetadataValue.md(f"```\n{text}\n```"),
+                                                         "report_file": dg.MetadataValue.path(str(report))}) from None
+        raise exc
+    for name, metadata, version in data_materializations(dvc.root()):
+        yield dg.MaterializeResult(asset_key=dg.AssetKey(name), metadata=metadata, data_version=dg.DataVersion(version))
 
 
 def load_manifest(out: Path, name: str = "manifest.csv") -> pd.DataFrame:
-    """A manifest written by the data assets (used by the checks)."""
+    """A manifest written by the prepare stage (used by the checks)."""
     return read_table(out / name, MANIFEST_COLUMNS)

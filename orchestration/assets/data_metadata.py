@@ -1,12 +1,22 @@
-"""Metadata the data assets show in the Dagster UI: counts, tables, a contact sheet."""
+"""Metadata the data assets show in the Dagster UI: counts, tables, a contact sheet, and the
+md5s dvc.lock recorded for the `prepare` stage (built the same way for a run of the assets and
+for a `dvc repro` from a shell that the dvc.lock sensor reports)."""
 
+import hashlib
+import json
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 
+from spagan.data.prepare import data_version, read_prepared
 from spagan.data.preview import contact_sheet, markdown_table, png_data_uri
 from spagan.data.schema import count_table
+from spagan.dvcfiles import RAW_DIR, file_md5, read_stage_lock
+from spagan.errors import SpaganError
+
+PREPARE_STAGE = "prepare"
 
 PREVIEW_PER_FOLDER = 8  # thumbnails per split/domain in a preview
 
@@ -43,3 +53,70 @@ def table_md(df: pd.DataFrame, columns: list[str], max_rows: int = 30) -> dg.Met
     if df.empty:
         return dg.MetadataValue.md("_none_")
     return dg.MetadataValue.md(markdown_table(df[columns], max_rows=max_rows))
+
+
+def prepare_lock(repo: Path) -> dict[str, Any]:
+    """The `prepare` stage of dvc.lock, checked against the files on disk (the manifest's md5), with
+    "signature": a short digest of its outputs' md5s that names this version of the data."""
+    lock = read_stage_lock(repo / "dvc.lock", PREPARE_STAGE)
+    manifest = repo / "data" / "manifest.csv"
+    locked = lock["outs"].get("data/manifest.csv")
+    if not manifest.is_file() or locked != file_md5(manifest):
+        raise SpaganError(f"{manifest}: differs from dvc.lock (run `dvc repro prepare` or `dvc checkout`)")
+    lock["signature"] = hashlib.sha256(json.dumps(lock["outs"], sort_keys=True).encode()).hexdigest()[:16]
+    return lock
+
+
+def data_materializations(repo: Path) -> list[tuple[str, dict[str, Any], str]]:
+    """(asset name, metadata, data version) of raw_images, deduplicated_images, validated_manifest
+    from the prepare stage's outputs under `repo`/data and its dvc.lock entry."""
+    out, lock = repo / "data", prepare_lock(repo)
+    t = read_prepared(out)
+    source = t.summary.get("source") or {}
+    trace = {"source": source.get("path") or "demo domains",
+             "source_md5": source.get("md5") or "unknown",
+             "raw_dir_md5": lock["deps"].get(RAW_DIR) or "not a dependency",
+             "prepare_lock": lock["signature"]}
+    reasons = t.quarantine["reason"].value_counts().rename_axis("reason").reset_index(name="files")
+    raw = {
+        **trace,
+        "images": len(t.ingested),
+        "counts": counts_md(t.ingested),
+        "quarantined": len(t.quarantine),
+        "quarantine_reasons": table_md(reasons, ["reason", "files"]),
+        "quarantine": table_md(t.quarantine, ["source_path", "reason", "detail"]),
+        "quarantine_file": dg.MetadataValue.path(str(out / "quarantine.csv")),
+        "data_version": t.summary["raw_version"],
+        **preview(out / "ingested", sample_paths(t.ingested), out / "previews" / "raw_images.png", "raw images"),
+    }
+    dups = t.duplicates
+    kinds = dups["kind"].value_counts().rename_axis("kind").reset_index(name="images")
+    pairs = [p for d, k in zip(dups["path"], dups["duplicate_of"]) for p in (d, k)][:32]  # dropped, then kept
+    kept_version = data_version(t.kept)
+    dedup = {
+        **trace,
+        "images": len(t.kept),
+        "counts": counts_md(t.kept),
+        "duplicates": len(dups),
+        "leakage": int((dups["kind"] == "leakage").sum()),
+        "duplicate_kinds": table_md(kinds, ["kind", "images"]),
+        "duplicate_table": table_md(dups, ["path", "kind", "duplicate_of", "distance"]),
+        "duplicates_file": dg.MetadataValue.path(str(out / "duplicates.csv")),
+        "data_version": kept_version,
+        **preview(out / "ingested", pairs, out / "previews" / "duplicates.png", "duplicate pairs (dropped, kept)"),
+    }
+    validated = {
+        **trace,
+        "images": len(t.manifest),
+        "counts": counts_md(t.manifest),
+        "manifest": dg.MetadataValue.path(str(out / "manifest.csv")),
+        "manifest_md5": lock["outs"].get("data/manifest.csv"),
+        "prepared_dir": dg.MetadataValue.path(str(out / "prepared")),
+        "prepared_md5": lock["outs"].get("data/prepared"),
+        "with_masks": int((t.manifest["mask_path"] != "").sum()),
+        "data_version": t.summary["data_version"],
+        **preview(out / "prepared", sample_paths(t.manifest), out / "previews" / "validated_manifest.png",
+                  "prepared images (rows: testA, testB, trainA, trainB)"),
+    }
+    return [("raw_images", raw, t.summary["raw_version"]), ("deduplicated_images", dedup, kept_version),
+            ("validated_manifest", validated, t.summary["data_version"])]

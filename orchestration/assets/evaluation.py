@@ -15,7 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration.assets.data import validated_manifest
+from orchestration.assets.data import VALIDATED_MANIFEST
 from orchestration.assets.training import TRAIN_STAGE, trained_model
 from orchestration.dvc_resource import DvcCli
 from orchestration.resources import DataPaths
@@ -106,11 +106,11 @@ def trace_metadata(facts: dict[str, Any], metrics: dict[str, Any], eval_digest: 
 @dg.multi_asset(
     name="evaluation",
     specs=[
-        dg.AssetSpec(SCORES, group_name="evaluation", deps=[trained_model, validated_manifest], kinds={"pytorch"},
+        dg.AssetSpec(SCORES, group_name="evaluation", deps=[trained_model, VALIDATED_MANIFEST], kinds={"pytorch"},
                      automation_condition=_EAGER,
                      description="KID x100 per direction (or why not, with the fix), attention localisation, "
                                  "background preservation and translation success on the test images"),
-        dg.AssetSpec(GALLERIES, group_name="evaluation", deps=[trained_model, validated_manifest], kinds={"pytorch"},
+        dg.AssetSpec(GALLERIES, group_name="evaluation", deps=[trained_model, VALIDATED_MANIFEST], kinds={"pytorch"},
                      automation_condition=_EAGER,
                      description="input | attention overlay | translation | reconstruction for a seeded sample "
                                  "of test images per direction"),

@@ -1,47 +1,70 @@
 """Training asset (group ``training``): the SPA-GAN model, made by the DVC ``train`` stage.
 
 Training always goes through `dvc repro`, so dvc.lock is the authority whether it was started
-here or from a shell; the asset then reports what the lock and the model's lineage.json say.
+here or from a shell; the asset then reports what the lock and the model's lineage.json say
+(the dvc.lock sensor reports a model trained from a shell the same way, without retraining).
+
+The asset is in the ``gpu`` concurrency pool (one training at a time per GPU machine: see
+docs/deploy.md for the dagster.yaml that enforces it) and carries the op tags with which the
+Kubernetes run launcher (dagster-k8s) gives its pod a GPU.
 """
 
 import json
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
-from orchestration.assets.data import validated_manifest
+from orchestration.assets.data import VALIDATED_MANIFEST
 from orchestration.dvc_resource import DvcCli
+from spagan.errors import SpaganError
 from spagan.lineage import locked_model_lineage
 
 TRAIN_STAGE = "train"
+GPU_POOL = "gpu"
+# dagster-k8s reads this tag for the step's (or, with the k8s run launcher, the run's) container.
+K8S_GPU_TAGS = {"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}}
 
 
-@dg.asset(group_name="training", deps=[validated_manifest], compute_kind="dvc")
+def model_materialization(repo: Path) -> tuple[dict[str, Any], str]:
+    """(metadata, data version) of the model dvc.lock's train stage names; SpaganError when the model
+    folder and the lock disagree (a model is never reported under data or code it was not trained on)."""
+    facts = locked_model_lineage(repo, TRAIN_STAGE)
+    if facts["problems"]:
+        raise SpaganError("the model folder does not match dvc.lock: " + "; ".join(facts["problems"]))
+    lin, lock = facts["lineage"], facts["lock"]
+    metrics = json.loads((repo / facts["model_dir"] / "metrics.json").read_text(encoding="utf-8"))
+    source = lin["data"].get("source") or {}
+    return {
+        "model_dir": dg.MetadataValue.path(str(repo / facts["model_dir"])),
+        "model_md5": facts["model_md5"],
+        "model_sha256": lin["model"]["sha256"],
+        "source": source.get("path") or "demo domains",
+        "source_md5": source.get("md5") or "unknown",
+        "data_version": lin["data"]["data_version"],
+        "manifest_md5": lock["deps"][lin["data"]["manifest"]],
+        "prepared_md5": lock["deps"][lin["data"]["prepared"]],
+        "params_digest": lin["params"]["digest"],
+        "params": dg.MetadataValue.json({s: lin["params"][s] for s in ("model", "train")}),
+        "code_digest": lin["code"]["digest"],
+        "git_commit": lin["code"]["commit"] or "unknown",
+        "git_dirty": bool(lin["code"]["dirty"]),
+        "device": lin["runtime"]["device"],
+        "steps": lin["model"]["steps"],
+        "losses": dg.MetadataValue.json({k: v for k, v in metrics.items() if k.startswith("loss_")}),
+        "lineage": dg.MetadataValue.path(str(repo / facts["model_dir"] / "lineage.json")),
+    }, facts["version"]
+
+
+@dg.asset(group_name="training", deps=[VALIDATED_MANIFEST], kinds={"dvc", "pytorch"}, pool=GPU_POOL,
+          op_tags=K8S_GPU_TAGS)
 def trained_model(context: dg.AssetExecutionContext, dvc: DvcCli) -> dg.MaterializeResult:
     """SPA-GAN generators and discriminators trained on the validated data (`dvc repro train`)."""
     dvc.repro(TRAIN_STAGE, context.log)  # up to date: DVC skips it, and the facts below still hold
-    facts = locked_model_lineage(dvc.root(), TRAIN_STAGE)
-    if facts["problems"]:
-        raise dg.Failure(description="the model folder does not match dvc.lock: " + "; ".join(facts["problems"]))
-    lin, lock = facts["lineage"], facts["lock"]
-    metrics = json.loads((dvc.root() / facts["model_dir"] / "metrics.json").read_text(encoding="utf-8"))
-    context.log.info(f"model {facts['model_dir']}: data version {lin['data']['data_version']}, "
-                     f"model sha256 {lin['model']['sha256'][:16]}")
-    return dg.MaterializeResult(
-        metadata={
-            "model_dir": dg.MetadataValue.path(str(dvc.root() / facts["model_dir"])),
-            "model_md5": facts["model_md5"],
-            "model_sha256": lin["model"]["sha256"],
-            "data_version": lin["data"]["data_version"],
-            "manifest_md5": lock["deps"][lin["data"]["manifest"]],
-            "prepared_md5": lock["deps"][lin["data"]["prepared"]],
-            "params_digest": lin["params"]["digest"],
-            "params": dg.MetadataValue.json({s: lin["params"][s] for s in ("model", "train")}),
-            "git_commit": lin["code"]["commit"] or "unknown",
-            "git_dirty": bool(lin["code"]["dirty"]),
-            "device": lin["runtime"]["device"],
-            "steps": lin["model"]["steps"],
-            "losses": dg.MetadataValue.json({k: v for k, v in metrics.items() if k.startswith("loss_")}),
-            "lineage": dg.MetadataValue.path(str(dvc.root() / facts["model_dir"] / "lineage.json")),
-        },
-        data_version=dg.DataVersion(facts["version"]),
-    )
+    try:
+        metadata, version = model_materialization(dvc.root())
+    except SpaganError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    context.log.info(f"model {metadata['model_dir'].value}: data version {metadata['data_version']}, "
+                     f"model sha256 {metadata['model_sha256'][:16]}")
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(version))

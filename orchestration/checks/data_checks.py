@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration.assets.data import deduplicated_images, load_manifest, raw_images, validated_manifest
+from orchestration.assets.data import DEDUPLICATED_IMAGES, RAW_IMAGES, VALIDATED_MANIFEST, load_manifest
 from orchestration.assets.data_metadata import table_md
 from orchestration.resources import DataPaths
 from spagan.data.dedupe import leakage_pairs
@@ -16,7 +16,7 @@ from spagan.data.schema import (
 )
 
 
-@dg.asset_check(asset=validated_manifest, blocking=True)
+@dg.asset_check(asset=VALIDATED_MANIFEST, blocking=True)
 def manifest_schema_valid(data_paths: DataPaths) -> dg.AssetCheckResult:
     """The stored manifest.csv passes the pandera schema (catches edits after materialization)."""
     cfg, out = data_paths.data_config(), data_paths.out_dir()
@@ -28,7 +28,7 @@ def manifest_schema_valid(data_paths: DataPaths) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=True, metadata={"rows": len(manifest)})
 
 
-@dg.asset_check(asset=deduplicated_images, blocking=True)
+@dg.asset_check(asset=DEDUPLICATED_IMAGES, blocking=True)
 def no_train_test_leakage(data_paths: DataPaths) -> dg.AssetCheckResult:
     """No kept train image is within data.phash_threshold bits of a kept test image of its domain."""
     cfg, out = data_paths.data_config(), data_paths.out_dir()
@@ -40,7 +40,7 @@ def no_train_test_leakage(data_paths: DataPaths) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=validated_manifest)
+@dg.asset_check(asset=VALIDATED_MANIFEST)
 def domains_balanced(data_paths: DataPaths) -> dg.AssetCheckResult:
     """Per split, the larger domain has at most data.balance_max_ratio times the images of the smaller."""
     cfg, out = data_paths.data_config(), data_paths.out_dir()
@@ -54,7 +54,7 @@ def domains_balanced(data_paths: DataPaths) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=raw_images)
+@dg.asset_check(asset=RAW_IMAGES)
 def quarantine_fraction(data_paths: DataPaths) -> dg.AssetCheckResult:
     """Quarantined files are at most data.max_quarantine_fraction of all files in the source."""
     cfg, out = data_paths.data_config(), data_paths.out_dir()

@@ -210,3 +210,31 @@ def prepare(
     dedupe_step(out, cfg)
     manifest = validate_step(out, cfg)
     return PrepareOutcome(out, summarise(out), manifest)
+
+
+@dataclass(frozen=True)
+class PreparedTables:
+    """Every table the three steps wrote under one folder, read back (for reports and the UI)."""
+
+    ingested: pd.DataFrame  # usable images of the source
+    quarantine: pd.DataFrame  # unusable files with their reasons
+    kept: pd.DataFrame  # prepared/manifest.csv: images left after deduplication
+    duplicates: pd.DataFrame  # dropped duplicates with the copy kept
+    manifest: pd.DataFrame  # the validated manifest.csv
+    summary: dict  # summary.json
+
+
+def read_prepared(out_dir: str | Path) -> PreparedTables:
+    """The outputs of a finished `prepare` under `out_dir` (raises SpaganError naming a missing file)."""
+    out = Path(out_dir)
+    summary_path = out / "summary.json"
+    if not summary_path.is_file():
+        raise SpaganError(f"{summary_path}: not found (the data has not been prepared: run `dvc repro prepare`)")
+    return PreparedTables(
+        ingested=read_table(out / "ingested" / "manifest.csv", MANIFEST_COLUMNS),
+        quarantine=read_table(out / "quarantine.csv", QUARANTINE_COLUMNS),
+        kept=read_table(out / "prepared" / "manifest.csv", MANIFEST_COLUMNS),
+        duplicates=read_table(out / "duplicates.csv", DUPLICATE_COLUMNS),
+        manifest=read_table(out / "manifest.csv", MANIFEST_COLUMNS),
+        summary=json.loads(summary_path.read_text(encoding="utf-8")),
+    )
