@@ -9,13 +9,16 @@ automation then sees a new model or new data and evaluates it.
 
 import dagster as dg
 
-from orchestration.assets.data_metadata import data_materializations
-from orchestration.assets.training import model_materialization
+from orchestration.assets.data_metadata import data_materializations, prepare_lock
+from orchestration.assets.training import TRAIN_STAGE, model_materialization
 from orchestration.dvc_resource import DvcCli
+from spagan.dvcfiles import read_stage_lock
 from spagan.errors import SpaganError
 
 # dagster's tag for a materialization's data version (what MaterializeResult(data_version=...) sets)
 DATA_VERSION_TAG = "dagster/data_version"
+DATA_ASSETS = ("raw_images", "deduplicated_images", "validated_manifest")
+MODEL = dg.AssetKey("trained_model")
 
 
 def _recorded(instance: dg.DagsterInstance, key: dg.AssetKey, field: str) -> object:
@@ -27,22 +30,24 @@ def _recorded(instance: dg.DagsterInstance, key: dg.AssetKey, field: str) -> obj
 
 
 def lock_events(instance: dg.DagsterInstance, dvc: DvcCli) -> tuple[list[dg.AssetMaterialization], list[str]]:
-    """Materializations for what dvc.lock holds but Dagster has not recorded, and why some were skipped."""
+    """Materializations for what dvc.lock holds but Dagster has not recorded, and why some were skipped.
+    Only the lock is read when nothing is new (the metadata, previews included, is built only then)."""
     events: list[dg.AssetMaterialization] = []
     skipped: list[str] = []
+    repo = dvc.root()
     try:
-        for name, metadata, version in data_materializations(dvc.root()):
-            key = dg.AssetKey(name)
-            if _recorded(instance, key, "prepare_lock") != metadata["prepare_lock"]:
-                events.append(dg.AssetMaterialization(key, metadata=metadata, tags={DATA_VERSION_TAG: version},
+        signature = prepare_lock(repo)["signature"]
+        if any(_recorded(instance, dg.AssetKey(n), "prepare_lock") != signature for n in DATA_ASSETS):
+            for name, metadata, version in data_materializations(repo):
+                events.append(dg.AssetMaterialization(name, metadata=metadata, tags={DATA_VERSION_TAG: version},
                                                       description="prepared by `dvc repro` (recorded from dvc.lock)"))
     except SpaganError as exc:
         skipped.append(f"data: {exc}")
     try:
-        metadata, version = model_materialization(dvc.root())
-        key = dg.AssetKey("trained_model")
-        if _recorded(instance, key, "model_md5") != metadata["model_md5"]:
-            events.append(dg.AssetMaterialization(key, metadata=metadata, tags={DATA_VERSION_TAG: version},
+        locked = read_stage_lock(repo / "dvc.lock", TRAIN_STAGE)["outs"]
+        if _recorded(instance, MODEL, "model_md5") not in locked.values():
+            metadata, version = model_materialization(repo)
+            events.append(dg.AssetMaterialization(MODEL, metadata=metadata, tags={DATA_VERSION_TAG: version},
                                                   description="trained by `dvc repro` (recorded from dvc.lock)"))
     except SpaganError as exc:
         skipped.append(f"model: {exc}")

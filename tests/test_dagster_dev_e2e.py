@@ -78,7 +78,8 @@ def dagster_dev(tmp_path):
     git(repo, "commit", "-q", "-m", "code location")
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # The deployment's instance config (queued runs, one `gpu` pool slot), as docs/deploy.md ships it.
+    (home / "dagster.yaml").write_text((ROOT / "deploy" / "dagster.yaml").read_text() + "\ntelemetry:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(repo), "TORCH_HOME": str(tmp_path / "torch"),
            "DVC_NO_ANALYTICS": "1"}
     env.pop(ENV_VAR, None)
@@ -154,4 +155,19 @@ def test_dagster_dev_materializes_every_asset(dagster_dev):
     assert schedules["reevaluation_schedule"]["cronSchedule"] == "0 3 * * *"
     assert schedules["reevaluation_schedule"]["scheduleState"]["status"] == "RUNNING"
     sensors = {s["name"]: s["sensorState"]["status"] for s in data["sensorsOrError"]["results"]}
-    assert sensors.get("evaluation_automation") == "RUNNING"
+    assert sensors.get("evaluation_automation") == sensors.get("dvc_lock_sensor") == "RUNNING"
+
+    # Two training materializations requested at once: the `gpu` pool (one slot in deploy/dagster.yaml)
+    # makes the queue run them one after the other.
+    params["selector"]["assetSelection"] = [{"path": ["trained_model"]}]
+    runs = [_gql(port, launch, {"p": params})["launchRun"]["run"]["runId"] for _ in range(2)]
+    times_q = 'query($id: ID!) { runOrError(runId: $id) { ... on Run { status startTime endTime } } }'
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        done = [_gql(port, times_q, {"id": r})["runOrError"] for r in runs]
+        if all(d["status"] in ("SUCCESS", "FAILURE", "CANCELED") for d in done):
+            break
+        time.sleep(2)
+    assert [d["status"] for d in done] == ["SUCCESS", "SUCCESS"], [_run_log(port, r) for r in runs]
+    first, second = sorted(done, key=lambda d: d["startTime"])
+    assert second["startTime"] >= first["endTime"], done

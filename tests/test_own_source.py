@@ -67,7 +67,7 @@ def test_shell_repro_trains_on_the_zip_and_locks_its_md5(repo):
     summary = json.loads((repo / "data/summary.json").read_text())
     assert summary["source"] == {"path": ZIP, "kind": "zip", "md5": _md5(repo / ZIP)}
     assert summary["counts"] == {"trainA": 6, "testA": 6, "trainB": 6, "testB": 6}
-    assert summary["duplicates"] == {"exact": 1} and summary["quarantine_reasons"] == {"corrupt": 1}
+    assert summary["duplicates"] == {"exact": 1} and summary["quarantine_reasons"] == {"not_an_image": 1}
     prepare = read_stage_lock(repo / "dvc.lock", "prepare")
     assert prepare["deps"]["data/raw"].endswith(".dir") and prepare["params"]["data"]["source"] == ZIP
     lineage = read_lineage(repo / "models/spagan")
@@ -75,6 +75,8 @@ def test_shell_repro_trains_on_the_zip_and_locks_its_md5(repo):
     shown = subprocess.run([str(repo / ".venv/bin/spagan"), "lineage", "show", "models/spagan"], cwd=repo,
                            capture_output=True, text=True, check=True).stdout
     assert f"{ZIP}  md5 {_md5(repo / ZIP)}" in shown and "matches this model" in shown, shown
+    assert f"raw       data/raw (data.source={ZIP})  {prepare['deps']['data/raw']}  -> prepare" in shown, shown
+    assert "models/spagan" in shown and "STALE" not in shown
     assert "Running stage" not in dvc(repo, "repro").stdout  # a second repro is a no-op
 
 

@@ -90,7 +90,10 @@ def gallery_metadata(metrics: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 def trace_metadata(facts: dict[str, Any], metrics: dict[str, Any], eval_digest: str) -> dict[str, Any]:
     """Model and data versions the scores were computed on (dvc.lock + lineage.json + summary.json)."""
     lin, lock = facts["lineage"], facts["lock"]
+    source = lin["data"].get("source") or {}
     return {
+        "source": source.get("path") or "demo domains",
+        "source_md5": source.get("md5") or "unknown",
         "model_sha256": lin["model"]["sha256"],
         "model_md5": facts["model_md5"],  # dvc.lock's hash of the model folder
         "model_version": facts["version"],  # the trained_model asset's data version

@@ -60,7 +60,11 @@ def run_show(args: argparse.Namespace) -> int:
             print(f"{args.lock}: describes another run of stage {args.stage!r}:")
             print("\n".join(f"  {p}" for p in problems))
         else:
-            print(f"{args.lock}: stage {args.stage!r} matches this model's data and params")
+            print(f"{args.lock}: stage {args.stage!r} matches this model's data, code and params")
+        from spagan.lock_chain import format_chain, lock_chain
+
+        print(f"pipeline chain in {args.lock} (raw source -> prepared data -> model -> evaluation):")
+        print(format_chain(lock_chain(args.lock)))
     return 0
 
 
