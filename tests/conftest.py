@@ -53,3 +53,11 @@ def tiny_data(tmp_path: Path) -> Path:
 @pytest.fixture
 def tiny_cfg() -> Config:
     return load_config(ROOT / "params.yaml", TINY_OVERRIDES)
+
+
+@pytest.fixture(scope="session")
+def own_source_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project copy trained (`dvc repro`) on a zip of its own in data/raw; see tests/own_source_project.py."""
+    from tests.own_source_project import make_own_project
+
+    return make_own_project(tmp_path_factory.mktemp("own"))

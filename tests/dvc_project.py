@@ -65,9 +65,10 @@ def make_project(parent: Path, params: dict | None = None) -> Path:
     return repo
 
 
-def dvc(repo: Path, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run `scripts/dvc ARGS` in repo (output captured, stderr merged into stdout)."""
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+def dvc(repo: Path, *args: str, check: bool = True, timeout: float = 300,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `scripts/dvc ARGS` in repo (output captured, stderr merged into stdout; `env` added)."""
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", **(env or {})}
     done = subprocess.run([str(repo / "scripts" / "dvc"), *args], cwd=repo, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False)
     if check and done.returncode != 0:

@@ -79,7 +79,8 @@ def dagster_dev(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
     # The deployment's instance config (queued runs, one `gpu` pool slot), as docs/deploy.md ships it.
-    (home / "dagster.yaml").write_text((ROOT / "deploy" / "dagster.yaml").read_text() + "\ntelemetry:\n  enabled: false\n")
+    deployment = (ROOT / "deploy" / "dagster.yaml").read_text()
+    (home / "dagster.yaml").write_text(deployment + "\ntelemetry:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(repo), "TORCH_HOME": str(tmp_path / "torch"),
            "DVC_NO_ANALYTICS": "1"}
     env.pop(ENV_VAR, None)

@@ -20,22 +20,12 @@ from orchestration.dvc_resource import DvcCli
 from orchestration.sensors import lock_events
 from spagan.dvcfiles import read_stage_lock
 from spagan.lineage import read_lineage
-from tests.conftest import write_tiny_domains
-from tests.dvc_project import dvc, git, make_project, set_params
+from tests.dvc_project import dvc, set_params
+from tests.own_source_project import ZIP, write_zip
 
-ZIP = "data/raw/own.zip"
-
-
-def write_zip(path, tmp, seed=0):
-    """horse2zebra-like zip: a top folder, 6 images per split/domain, a duplicate, and junk entries."""
-    folder = write_tiny_domains(tmp / f"own{seed}", n=6, seed=seed)
-    with zipfile.ZipFile(path, "w") as zf:
-        for img in sorted(folder.rglob("*.png")):
-            zf.write(img, f"own/{img.relative_to(folder).as_posix()}")
-        zf.write(folder / "trainA" / "000.png", "own/trainA/copy_of_000.png")  # an exact duplicate
-        zf.writestr("own/README.txt", "not an image")
-        zf.writestr("__MACOSX/own/._000.png", b"\x00\x05\x16\x07")
-        zf.writestr("own/trainB/notes.png", b"not a png at all")  # broken: quarantined
+@pytest.fixture
+def repo(own_source_repo):
+    return own_source_repo
 
 
 def _md5(path):
@@ -44,23 +34,6 @@ def _md5(path):
 
 def _prepared_files(repo):
     return sorted(p.relative_to(repo / "data/prepared").as_posix() for p in (repo / "data/prepared").rglob("*.png"))
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    """A project copy whose params name a DVC-tracked zip, after one `dvc repro` from a shell."""
-    tmp = tmp_path_factory.mktemp("own")
-    repo = make_project(tmp)
-    write_zip(repo / ZIP, tmp)
-    dvc(repo, "add", ZIP)
-    set_params(repo, {"data": {"source": ZIP}})
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "own data")
-    out = dvc(repo, "repro").stdout
-    assert all(f"Running stage '{s}'" in out for s in ("prepare", "train", "evaluate")), out
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "trained on own data")
-    return repo
 
 
 def test_shell_repro_trains_on_the_zip_and_locks_its_md5(repo):

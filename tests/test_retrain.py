@@ -1,10 +1,14 @@
 """A re-run train stage always trains anew, for real (`dvc repro` in a throw-away git copy):
-a code change, `--force`, a params change and a data change each train; nothing changed is a
-no-op; a killed run resumes, but a killed run whose code changed meanwhile starts fresh."""
+a code change and `--force` each train; nothing changed is a no-op (default run). The slow tests add
+a params change and a data change (each trains), and a killed run that resumes, but starts fresh
+when its code changed meanwhile (the stamp rules themselves are unit-tested in test_lineage.py;
+kill -> resume under dvc also in test_kill_resume.py)."""
 
 import json
 import os
 import signal
+
+import pytest
 
 from spagan.lineage import read_lineage
 from spagan.dvcfiles import read_stage_lock
@@ -59,20 +63,27 @@ def test_every_rerun_of_the_train_stage_retrains(tmp_path):
     assert changed["model"]["sha256"] != first["model"]["sha256"]
     assert changed["code"]["deps"]["spagan/losses.py"] != first["code"]["deps"]["spagan/losses.py"]
 
+
+@pytest.mark.slow
+def test_params_and_data_changes_retrain(tmp_path):
+    repo = make_project(tmp_path)
+    dvc(repo, "repro", "train")
+    first = _consistent(repo)
+
     # A params change trains (and the lock and lineage agree on it).
     set_params(repo, {"train": {"lambda_fm": 0.5}})
     out = dvc(repo, "repro", "train").stdout
-    assert "Running stage 'train'" in out and _steps(repo) == [1, 2, 3, 4]
+    assert "Running stage 'train'" in out and "cleared, its run had finished" in out and _steps(repo) == [1, 2, 3, 4]
     assert _consistent(repo)["params"]["train"]["lambda_fm"] == 0.5
 
     # A data change (another demo seed): prepare and train both run.
     set_params(repo, {"data": {"demo_seed": 1}})
     out = dvc(repo, "repro", "train").stdout
     assert "Running stage 'prepare'" in out and "Running stage 'train'" in out
-    data_changed = _consistent(repo)
-    assert data_changed["data"]["prepared_md5"] != changed["data"]["prepared_md5"]
+    assert _consistent(repo)["data"]["prepared_md5"] != first["data"]["prepared_md5"]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_only_under_the_same_code(tmp_path):
     repo = make_project(tmp_path)
     work = repo / "runs/train"
@@ -81,7 +92,7 @@ def test_killed_run_resumes_only_under_the_same_code(tmp_path):
 
     def kill_at(step):
         proc = _start(repo, "repro", "train")
-        _wait_for_step(work / "train_log.jsonl", step, total, proc)
+        _wait_for_step(work / "train_log.jsonl", step, total, proc)  # only this run has `total` steps
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
 
@@ -92,7 +103,8 @@ def test_killed_run_resumes_only_under_the_same_code(tmp_path):
     assert _steps(repo) == list(range(1, total + 1))
 
     # Killed, then the code changed: the next repro starts fresh, naming the changed file.
-    set_params(repo, {"train": {"lambda_fm": 0.25}})
+    total = 48  # told apart from the finished run's log, which stays until `lineage start` clears it
+    set_params(repo, {"train": {"lambda_fm": 0.25, "max_steps": total}})
     kill_at(4)
     step_file = repo / "spagan/step.py"
     step_file.write_text(step_file.read_text() + "\n# changed after the kill\n")

@@ -12,22 +12,35 @@ from typing import Sequence
 
 from spagan.errors import SpaganError
 
-# Modules providing subcommands; each adds itself in register().
-_COMMANDS = ("train_cmd", "translate_cmd", "prepare_cmd", "evaluate_cmd", "lineage_cmd", "ablation_cmd")
+# Subcommand -> the module providing it; each adds itself in register().
+_COMMANDS = {"train": "train_cmd", "translate": "translate_cmd", "prepare": "prepare_cmd",
+             "evaluate": "evaluate_cmd", "lineage": "lineage_cmd", "ablation": "ablation_cmd"}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every available subcommand."""
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand named in argv (the first word that is not an option), if it is a known one."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in _COMMANDS else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand, or with just `only`.
+
+    Running one command imports only its module: a DVC stage then runs exactly the code it lists
+    as deps, and `spagan lineage start` does not pay for importing the training stack.
+    """
     import importlib
 
     parser = argparse.ArgumentParser(prog="spagan", description="SPA-GAN: spatial attention GAN pipeline")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in _COMMANDS:
+    for name, module_name in _COMMANDS.items():
+        if only is not None and name != only:
+            continue
         try:
-            module = importlib.import_module(f"spagan.cli.{name}")
+            module = importlib.import_module(f"spagan.cli.{module_name}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"spagan.cli.{name}":
+            if exc.name == f"spagan.cli.{module_name}":
                 continue  # command not part of this build
             raise
         module.register(sub)
@@ -36,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `spagan` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(only=_chosen(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
