@@ -14,11 +14,13 @@ from orchestration.checks import data_checks, eval_checks
 from orchestration.dvc_resource import DvcCli
 from orchestration.resources import DataPaths
 
+data_paths = DataPaths()
+
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([data_assets, training_assets, evaluation_assets]),
     asset_checks=dg.load_asset_checks_from_modules([data_checks, eval_checks]),
     jobs=[schedules.reevaluation_job, jobs.ablation],
-    schedules=[schedules.reevaluation_schedule],
+    schedules=[schedules.reevaluation_schedule(data_paths)],
     sensors=[schedules.evaluation_automation, sensors.dvc_lock_sensor],
-    resources={"data_paths": DataPaths(), "dvc": DvcCli()},
+    resources={"data_paths": data_paths, "dvc": DvcCli()},
 )

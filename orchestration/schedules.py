@@ -18,13 +18,18 @@ reevaluation_job = dg.define_asset_job(
     "reevaluation", selection=EVALUATION,
     description="re-evaluate the current model on the current test data (KID, galleries, demo metrics)")
 
-reevaluation_schedule = dg.ScheduleDefinition(
-    name="reevaluation_schedule",
-    job=reevaluation_job,
-    cron_schedule=load_config(DataPaths().params_path()).eval.schedule_cron,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="eval.schedule_cron in params.yaml",
-)
+
+
+def reevaluation_schedule(data_paths: DataPaths) -> dg.ScheduleDefinition:
+    """The re-evaluation job on eval.schedule_cron of the params file of `data_paths` (the resource
+    the code location uses, so the schedule and the assets read the same params.yaml)."""
+    return dg.ScheduleDefinition(
+        name="reevaluation_schedule",
+        job=reevaluation_job,
+        cron_schedule=load_config(data_paths.params_path()).eval.schedule_cron,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="eval.schedule_cron in params.yaml",
+    )
 
 evaluation_automation = dg.AutomationConditionSensorDefinition(
     "evaluation_automation",

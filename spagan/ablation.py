@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from spagan.config import load_config, parse_overrides
-from spagan.imageio import atomic_write_bytes
+from spagan.fileio import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torchvision.utils import make_grid
 
-from spagan.data.preview import png_base64
-from spagan.imageio import open_rgb, save_image
+from spagan.imageio import save_image
 
 COLUMNS = ("input", "attention overlay", "translation", "reconstruction")
 PADDING = 2  # px between tiles (white)
@@ -61,15 +59,3 @@ def write_gallery(
     """Write :func:`gallery_grid` as a PNG at `path` (atomic) and return the path."""
     save_image(gallery_grid(real, attention, fake, rec), path)
     return Path(path)
-
-
-def thumbnail_base64(path: Path, max_side: int = 256) -> str:
-    """A base64 PNG of the image at `path`, shrunk to fit max_side x max_side (aspect kept)."""
-    im = open_rgb(path)
-    im.thumbnail((max_side, max_side), Image.LANCZOS)
-    return png_base64(im)
-
-
-def markdown_image(path: Path, alt: str = "gallery", max_side: int = 256) -> str:
-    """Markdown embedding the image inline as a data URI (for Dagster's MetadataValue.md)."""
-    return f"![{alt}](data:image/png;base64,{thumbnail_base64(path, max_side)})"

@@ -8,7 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from spagan.gallery import COLUMNS, PADDING, heatmap, markdown_image, thumbnail_base64, write_gallery
+from spagan.data.preview import markdown_image, thumbnail_base64
+from spagan.gallery import COLUMNS, PADDING, heatmap, write_gallery
 
 S = 16
 

@@ -21,7 +21,7 @@ from orchestration.dvc_resource import DvcCli
 from orchestration.resources import DataPaths
 from spagan.config import load_config
 from spagan.errors import SpaganError
-from spagan.gallery import markdown_image
+from spagan.data.preview import markdown_image
 from spagan.lineage import locked_model_lineage
 
 SCORES = dg.AssetKey("evaluation_scores")

@@ -13,9 +13,6 @@ import sys
 from pathlib import Path
 
 from spagan.config import load_config
-from spagan.data.prepare import prepare, resolve_source
-from spagan.data.schema import ManifestValidationError
-from spagan.dvcfiles import dvc_tracked
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chain and print a one-screen summary; 2 (with the report) when validation fails."""
+    # Imported here: pandas and pandera cost a second that `spagan --help` should not pay.
+    from spagan.data.prepare import prepare, resolve_source
+    from spagan.data.schema import ManifestValidationError
+    from spagan.dvcfiles import dvc_tracked
+
     cfg = load_config(args.params, args.overrides).data
     if args.demo:
         source = None

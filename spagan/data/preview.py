@@ -48,3 +48,16 @@ def markdown_table(df: pd.DataFrame, *, max_rows: int = 20, index: bool = False)
     if len(df) > max_rows:
         lines.append(f"\n... {len(df) - max_rows} more rows")
     return "\n".join(lines)
+
+
+def thumbnail_base64(path: str | Path, max_side: int = 256) -> str:
+    """A base64 PNG of the image at `path`, shrunk to fit max_side x max_side (aspect kept)."""
+    with Image.open(path) as im:
+        thumb = im.convert("RGB")
+    thumb.thumbnail((max_side, max_side), Image.LANCZOS)
+    return png_base64(thumb)
+
+
+def markdown_image(path: str | Path, alt: str = "gallery", max_side: int = 256) -> str:
+    """Markdown embedding the image inline as a data URI (for Dagster's MetadataValue.md)."""
+    return f"![{alt}](data:image/png;base64,{thumbnail_base64(path, max_side)})"
