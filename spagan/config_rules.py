@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from croniter import croniter
@@ -27,26 +28,40 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
 
 
-def in_range(low: float | None = None, high: float | None = None, *, low_open: bool = False,
-             high_open: bool = False) -> Rule:
-    """low <= value <= high (either end may be open or absent); floats must also be finite."""
-    if low is not None and high is not None:
-        text = f"must be in {'(' if low_open else '['}{_num(low)}, {_num(high)}{')' if high_open else ']'}"
-    elif low is not None:
-        text = f"must be {'>' if low_open else '>='} {_num(low)}"
-    else:
-        text = f"must be {'<' if high_open else '<='} {_num(high)}"  # pragma: no cover - unused today
+@dataclass(frozen=True)
+class Range:
+    """low <= value <= high (either end may be open or absent); a float must also be finite.
+    Kept as data, not a closure, so tests can draw values on both sides of each bound."""
 
-    def rule(value: Any) -> str | None:
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    @property
+    def text(self) -> str:
+        """What is allowed: 'must be in [0, 1)', 'must be >= 1'."""
+        if self.low is not None and self.high is not None:
+            return (f"must be in {'(' if self.low_open else '['}{_num(self.low)}, "
+                    f"{_num(self.high)}{')' if self.high_open else ']'}")
+        if self.low is not None:
+            return f"must be {'>' if self.low_open else '>='} {_num(self.low)}"
+        return f"must be {'<' if self.high_open else '<='} {_num(self.high)}"  # pragma: no cover - unused
+
+    def __call__(self, value: Any) -> str | None:
         if isinstance(value, float) and not math.isfinite(value):
-            return f"{text} (a finite number)"
-        if low is not None and (value <= low if low_open else value < low):
-            return text
-        if high is not None and (value >= high if high_open else value > high):
-            return text
+            return f"{self.text} (a finite number)"
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return self.text
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            return self.text
         return None
 
-    return rule
+
+def in_range(low: float | None = None, high: float | None = None, *, low_open: bool = False,
+             high_open: bool = False) -> Range:
+    """The rule low <= value <= high (bounds open where asked)."""
+    return Range(low, high, low_open, high_open)
 
 
 def count_or_auto(value: Any) -> str | None:
@@ -203,8 +218,8 @@ def show(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return value if value and value == value.strip() and " " not in value else repr(value)
+    if isinstance(value, str):  # quoted (and escaped) where the bare text would be unclear or span lines
+        return value if value.isprintable() and value and " " not in value else repr(value)
     if isinstance(value, float):  # ints were widened to float: show -5, not -5.0
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     return str(value)
