@@ -77,3 +77,24 @@ def test_checkpoint_estimate_matches_the_file_train_writes(tiny_data, tmp_path):
     train(c, tiny_data, tmp_path / "run", device="cpu")
     actual = (tmp_path / "run" / "checkpoint.pt").stat().st_size
     assert abs(actual - plan.checkpoint_bytes) / actual < 0.02
+
+
+def test_evaluation_plan_and_its_refusals(tiny_data, tmp_path, capsys):
+    from spagan.cli import main
+    from spagan.eval_preflight import plan_evaluation
+    from spagan.train import train
+
+    train(cfg("train.max_steps=1"), tiny_data, tmp_path / "run", device="cpu")
+    plan = plan_evaluation(tmp_path / "run", tiny_data, tmp_path / "eval", device="cpu")
+    assert (plan.steps, plan.image_size, plan.counts["testA"], plan.counts["testB"]) == (1, 32, 4, 4)
+    args = ["evaluate", "--params", str(ROOT / "params.yaml"), "--checkpoint", str(tmp_path / "run"),
+            "--data", str(tiny_data), "--out", str(tmp_path / "eval"), "--dry-run", "--device", "cpu"]
+    assert main(args) == 0
+    assert "testA 4, testB 4 images" in capsys.readouterr().out
+    with pytest.raises(SpaganError, match="checkpoint not found"):
+        plan_evaluation(tmp_path / "nope.pt", tiny_data, tmp_path / "eval")
+    for p in (tiny_data / "testB").iterdir():
+        p.unlink()
+    assert main(args[:-3]) == 2  # a real evaluation refuses before a2b is scored
+    assert capsys.readouterr().err.strip().endswith("testB: no test images")
+    assert not (tmp_path / "eval").exists()
