@@ -155,8 +155,8 @@ def format_plan(plan: TrainPlan) -> str:
     p = plan.parameters
     rows = [
         ("data", f"{plan.data_dir}: trainA {c['trainA']}, trainB {c['trainB']} images{tests}"),
-        ("images", f"smallest {path.name} {w}x{h} px; resized to train.load_size {plan.load_size}, "
-                   f"cropped to train.image_size {plan.image_size}"),
+        ("images", f"smallest {path.relative_to(plan.data_dir)} {w}x{h} px; resized to train.load_size "
+                   f"{plan.load_size}, cropped to train.image_size {plan.image_size}"),
         ("schedule", f"{plan.steps_per_epoch} steps/epoch x ({plan.epochs[0]} + {plan.epochs[1]} decay epochs)"
                      f"{cap} = {plan.total_steps} steps, batch {plan.batch_size} x {plan.processes} process(es)"),
         ("device", f"{plan.device}, {plan.precision}, {plan.loader_workers} loader worker(s)"),

@@ -48,7 +48,7 @@ def test_dry_run_prints_the_plan_and_resolved_config(tiny_data, tmp_path):
     plan, config = res.stdout.split("resolved config:\n")
     assert json.loads(config)["train"]["lambda_fm"] == 0.0
     assert "trainA 4, trainB 4 images" in plan and "4 steps/epoch x (1 + 1 decay epochs) = 8 steps" in plan
-    assert "smallest 000.png 40x40 px" in plan and "device     cpu" in plan and "checkpoint " in plan
+    assert "smallest trainA/000.png 40x40 px" in plan and "device     cpu" in plan and "checkpoint " in plan
     assert not (tmp_path / "run").exists()  # a dry run writes nothing
 
 
