@@ -13,17 +13,18 @@ from typing import Sequence
 from spagan.errors import SpaganError
 
 # Modules providing subcommands; each adds itself in register().
-_COMMANDS = ("train_cmd", "translate_cmd", "prepare_cmd", "evaluate_cmd", "lineage_cmd", "ablation_cmd")
+_COMMANDS = ("train_cmd", "translate_cmd", "prepare_cmd", "evaluate_cmd", "lineage_cmd", "ablation_cmd",
+             "params_cmd")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every available subcommand."""
+def build_parser(commands: Sequence[str] = _COMMANDS) -> argparse.ArgumentParser:
+    """The argument parser with the given subcommand modules (default: all of them)."""
     import importlib
 
     parser = argparse.ArgumentParser(prog="spagan", description="SPA-GAN: spatial attention GAN pipeline")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in _COMMANDS:
+    for name in commands:
         try:
             module = importlib.import_module(f"spagan.cli.{name}")
         except ModuleNotFoundError as exc:
@@ -34,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `spagan` console script."""
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, commands: Sequence[str] = _COMMANDS) -> int:
+    """Entry point of the `spagan` console script (`commands`: the subcommand modules to load)."""
+    parser = build_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
