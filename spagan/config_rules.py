@@ -95,15 +95,16 @@ def cron(value: Any) -> str | None:
 
 
 POSITIVE = in_range(0, low_open=True)
+SEED = in_range(0, 2**32 - 1)  # numpy refuses negative seeds, torch.manual_seed those past 64 bits
 AT_LEAST_0 = in_range(0)
 AT_LEAST_1 = in_range(1)
 SHARE = in_range(0, 1)
 
-# Every key of params.yaml. Integers that count things start at 1; seeds at 0 (numpy's generators
-# refuse negative seeds); weights of loss terms at 0 (0 switches the term off).
+# Every key of params.yaml. Integers that count things start at 1; seeds are 32-bit; weights of
+# loss terms start at 0 (0 switches the term off).
 RULES: dict[str, tuple[Rule, ...]] = {
     "data.source": (),  # existence and place (inside data/raw/) are checked by `prepare`
-    "data.demo_seed": (AT_LEAST_0,),
+    "data.demo_seed": (SEED,),
     "data.demo_size": (in_range(16),),  # the demo's shapes need room to stay clear of the border
     "data.demo_train_per_domain": (AT_LEAST_1,),
     "data.demo_test_per_domain": (AT_LEAST_1,),
@@ -123,7 +124,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "model.attention_detach": (),
     "model.attention_interp": (),
     "model.attention_features": (),
-    "train.seed": (AT_LEAST_0,),
+    "train.seed": (SEED,),
     "train.image_size": (in_range(8),),  # two stride-2 convolutions leave image_size / 4 >= 2 px
     "train.load_size": (in_range(8),),
     "train.batch_size": (AT_LEAST_1,),
@@ -146,7 +147,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "train.channels_last": (),
     "train.fuse_passes": (),
     "train.compile": (),
-    "eval.seed": (AT_LEAST_0,),
+    "eval.seed": (SEED,),
     "eval.inception_weights": (inception_choice,),
     "eval.weights_dir": (),  # "" = torch hub's cache
     "eval.kid_subsets": (AT_LEAST_1,),
