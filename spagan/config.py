@@ -1,8 +1,10 @@
 """Typed configuration: params.yaml -> frozen dataclasses.
 
 One file (params.yaml) holds every hyperparameter. `load_config` reads it, applies dotted
-overrides (``train.lambda_fm=0``) and checks every key and type, so a typo is an error that
-names the key instead of a silently ignored setting.
+overrides (``train.lambda_fm=0``) and checks every key, type, range and cross-field rule
+(spagan.config_rules), so a typo or an impossible value is a one-line error that names the key,
+the value and what is allowed (``train.beta1=1.5: must be in [0, 1)``) before any work starts,
+instead of a silently ignored setting or a traceback deep in training.
 """
 
 from __future__ import annotations
