@@ -51,7 +51,8 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     args = p.parse_args()
     dev = pick_device(args.device)
-    cfg = load_config(ROOT / "params.yaml", ["model.ngf=64", "model.n_blocks=9", f"train.image_size={args.size}"])
+    cfg = load_config(ROOT / "params.yaml", ["model.ngf=64", "model.n_blocks=9", f"train.image_size={args.size}",
+                                                f"train.load_size={args.size}"])
     torch.manual_seed(0)
     nets = build_networks(cfg.model)
     translator = Translator(cfg, {k: m.state_dict() for k, m in nets.modules().items()}, dev)

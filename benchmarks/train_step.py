@@ -71,8 +71,10 @@ def worker(args: argparse.Namespace) -> None:
     from spagan.step import SpaGanStep
     from spagan.train import build_trainables
 
-    overrides = [f"train.image_size={args.size}", f"train.batch_size={args.batch}", f"model.ngf={args.ngf}",
-                 f"model.n_blocks={args.n_blocks}", f"train.fuse_passes={args.fuse}", *setting_overrides(args.setting)]
+    # load_size follows the crop size: the step is timed on ready tensors, nothing is loaded or cropped.
+    overrides = [f"train.image_size={args.size}", f"train.load_size={args.size}", f"train.batch_size={args.batch}",
+                 f"model.ngf={args.ngf}", f"model.n_blocks={args.n_blocks}", f"train.fuse_passes={args.fuse}",
+                 *setting_overrides(args.setting)]
     if args.variant == "cyclegan":
         overrides += ["model.attention=false", "train.lambda_fm=0"]
     overrides += args.set

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from spagan.config import ConfigError, load_config
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # DVC's messages when another DVC command holds the repository lock, or (while a stage runs)
 # the read/write lock on that stage's dependencies and outputs.
@@ -95,4 +97,13 @@ class DvcCli(dg.ConfigurableResource):
     def repro(self, stage: str, log, *, upstream: bool = False) -> str:
         """`dvc repro STAGE`; with upstream=False (`--single-item`) the stages before it are not
         re-run, so data materialized by the Dagster data assets is trained on as it is."""
+        self.check_params()
         return self.run(["repro", *([] if upstream else ["--single-item"]), stage], log)
+
+    def check_params(self) -> None:
+        """Refuse a bad params.yaml before DVC starts a stage: DVC deletes a stage's outputs before
+        its command runs, so the stage's own refusal would come after the previous results are gone."""
+        try:
+            load_config(self.root() / "params.yaml")
+        except ConfigError as exc:
+            raise dg.Failure(description=str(exc)) from None

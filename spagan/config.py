@@ -1,8 +1,10 @@
 """Typed configuration: params.yaml -> frozen dataclasses.
 
 One file (params.yaml) holds every hyperparameter. `load_config` reads it, applies dotted
-overrides (``train.lambda_fm=0``) and checks every key and type, so a typo is an error that
-names the key instead of a silently ignored setting.
+overrides (``train.lambda_fm=0``) and checks every key, type, range and cross-field rule
+(spagan.config_rules), so a typo or an impossible value is a one-line error that names the key,
+the value and what is allowed (``train.beta1=1.5: must be in [0, 1)``) before any work starts,
+instead of a silently ignored setting or a traceback deep in training.
 """
 
 from __future__ import annotations
@@ -18,11 +20,17 @@ from typing import Any, Literal, Mapping, Sequence
 
 import yaml
 
+from spagan.config_rules import problems, show
 from spagan.errors import SpaganError
+from spagan.fileio import atomic_write_text
 
 
 class ConfigError(SpaganError, ValueError):
-    """A params file or override is invalid; the message names the key."""
+    """A params file or override is invalid; the message names the key (also in `.key`, when one)."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -120,8 +128,8 @@ def _check_value(key: str, value: Any, tp: Any) -> Any:
         allowed = typing.get_args(tp)
         if isinstance(value, bool) and {"on", "off"} <= set(allowed):
             value = "on" if value else "off"  # YAML 1.1 reads bare on/off as booleans
-        if value not in allowed:
-            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, allowed))}")
+        if isinstance(value, bool) or value not in allowed:
+            raise _refuse(key, value, f"must be one of {', '.join(map(str, allowed))}")
         return value
     if tp is float:
         if isinstance(value, str):
@@ -131,19 +139,19 @@ def _check_value(key: str, value: Any, tp: Any) -> Any:
             except ValueError:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
+            raise _refuse(key, value, "must be a number")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {type(value).__name__} {value!r}")
+            raise _refuse(key, value, "must be an integer")
         return value
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {type(value).__name__} {value!r}")
+            raise _refuse(key, value, "must be true or false")
         return value
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
+            raise _refuse(key, value, "must be a string")
         return value
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(tp):
@@ -151,15 +159,19 @@ def _check_value(key: str, value: Any, tp: Any) -> Any:
                 return _check_value(key, value, arg)
             except ConfigError:
                 continue
-        expected = " or ".join(_describe(arg) for arg in typing.get_args(tp))
-        raise ConfigError(f"{key}: expected {expected}, got {type(value).__name__} {value!r}")
+        raise _refuse(key, value, "must be " + " or ".join(_describe(arg) for arg in typing.get_args(tp)))
     raise ConfigError(f"{key}: unsupported type {tp}")  # pragma: no cover
 
 
+def _refuse(key: str, value: Any, allowed: str) -> ConfigError:
+    """The one-line error for a refused value: ``train.beta1=1.5: must be in [0, 1)``."""
+    return ConfigError(f"{key}={show(value)}: {allowed}", key=key)
+
+
 def _describe(tp: Any) -> str:
-    """How an error message names a type: 'an integer', "'auto'"."""
+    """How an error message names a type: 'an integer', 'auto'."""
     if typing.get_origin(tp) is Literal:
-        return " or ".join(repr(a) for a in typing.get_args(tp))
+        return " or ".join(map(str, typing.get_args(tp)))
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, str(tp))
 
 
@@ -199,8 +211,8 @@ def parse_overrides(overrides: Sequence[str] | Mapping[str, Any] | None) -> dict
             key, text = item.split("=", 1)
             try:
                 value = yaml.safe_load(text) if text.strip() else ""
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"override {key}: cannot parse {text!r}: {exc}") from None
+            except yaml.YAMLError:
+                value = text  # not YAML (a cron string starts with `*`, an alias): the text as written
             items.append((key.strip(), value))
     nested: dict[str, Any] = {}
     for key, value in items:
@@ -227,8 +239,14 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def config_from_dict(raw: Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any] | None = None) -> Config:
-    """Build a checked Config from a nested dict plus optional dotted overrides."""
-    return _build(Config, _merge(dict(raw or {}), parse_overrides(overrides)), "")
+    """Build a checked Config from a nested dict plus optional dotted overrides: types, choices,
+    ranges and cross-field rules (spagan.config_rules); the first refused key raises ConfigError."""
+    cfg = _build(Config, _merge(dict(raw or {}), parse_overrides(overrides)), "")
+    found = problems(cfg)
+    if found:
+        key, message = found[0]
+        raise ConfigError(message, key=key)
+    return cfg
 
 
 def load_config(
@@ -247,16 +265,33 @@ def load_config(
         try:
             raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+            raise ConfigError(f"{p}: not valid YAML: {_yaml_problem(exc)}") from None
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{p}: expected a mapping of sections at the top level")
     try:
         return config_from_dict(raw, overrides)
     except ConfigError as exc:
-        where = f"{path}: " if path is not None else ""
-        raise ConfigError(f"{where}{exc}") from None
+        # Name the file only when the refused key came from it, not from an override.
+        from_file = path is not None and (exc.key is None or exc.key not in _flat_keys(parse_overrides(overrides)))
+        raise ConfigError(f"{path}: {exc}" if from_file else str(exc), key=exc.key) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's several-line message as one line: ``line 3, column 5: mapping values are not allowed``."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    if mark is not None and problem:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return " ".join(str(exc).split())
+
+
+def _flat_keys(nested: Mapping[str, Any], prefix: str = "") -> set[str]:
+    """Dotted keys of a nested override dict: {"train": {"lr": 1}} -> {"train.lr"}."""
+    out: set[str] = set()
+    for k, v in nested.items():
+        out |= _flat_keys(v, f"{prefix}{k}.") if isinstance(v, Mapping) else {f"{prefix}{k}"}
+    return out
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
-    """Write the resolved config as YAML (next to a run, for the record)."""
-    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+    """Write the resolved config as YAML (next to a run, for the record), atomically."""
+    atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

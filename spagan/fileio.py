@@ -2,6 +2,9 @@
 
 A write goes to a temp file in the destination folder, is fsynced, then os.replace'd over the
 target: a crash at any point leaves the old file or the new one, never a truncated one.
+Temp files and folders are made private (mkstemp: 0600, mkdtemp: 0700); results are given the
+mode `open()` and `mkdir` would have given them under the user's umask (0644 / 0755 under 022),
+so a Dagster daemon running as another user, or a teammate on a shared disk, can read them.
 (No torch import here: lineage and the CLI use it without loading PyTorch.)
 """
 
@@ -13,12 +16,46 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux shows it in /proc."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere the only way to read it is to set it (and put it back)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode open() gives a new file under the current umask (0644 under 022)."""
+    return 0o666 & ~current_umask()
+
+
+def dir_mode() -> int:
+    """The mode mkdir gives a new folder under the current umask (0755 under 022)."""
+    return 0o777 & ~current_umask()
+
+
+def make_temp_dir(parent: str | Path, prefix: str) -> Path:
+    """A new folder in `parent` (mkdtemp: unique, race-free) with the mode mkdir would give it,
+    for building a result folder that is then swapped into place."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(tmp, dir_mode())
+    return tmp
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
-    """Call write(f) on a temp file beside `path`, then move it into place atomically."""
+    """Call write(f) on a temp file beside `path`, then move it into place atomically
+    (readable as a file made by open() would be, under the current umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from spagan.data.sources import IMAGE_EXTS
 from spagan.errors import SpaganError
 from spagan.fileio import atomic_write_bytes
+from spagan.image_formats import IMAGE_EXTS
 
 
 def list_images(folder: str | Path) -> list[Path]:

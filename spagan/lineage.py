@@ -37,7 +37,7 @@ import yaml
 from spagan.config import Config, ConfigError, config_from_dict
 from spagan.dvcfiles import dir_md5, file_md5, read_stage_lock
 from spagan.errors import SpaganError
-from spagan.fileio import file_sha256
+from spagan.fileio import file_mode, file_sha256, make_temp_dir
 from spagan.run_stamp import read_stamp, stamp_digest
 
 log = logging.getLogger(__name__)
@@ -163,9 +163,8 @@ def publish_run(
     _check_finished(run_dir, cfg)
     data = data_facts(data_dir, manifest)
     model_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.new-", dir=model_dir.parent))
+    staging = make_temp_dir(model_dir.parent, f".{model_dir.name}.new-")
     try:
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; a model folder is not
         for name in RUN_FILES:
             if name == CHECKPOINT_NAME:  # checkpoints are replaced by os.replace: a hard link is safe
                 try:
@@ -177,8 +176,9 @@ def publish_run(
         (staging / CURVES_NAME).write_bytes(loss_curves_csv(staging / "train_log.jsonl"))
         lineage = build_lineage(cfg, staging, data, repo, read_stamp(run_dir))
         (staging / LINEAGE_NAME).write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
+        mode = file_mode()
         for path in staging.iterdir():
-            path.chmod(0o644)  # atomic writes through temp files leave them private
+            path.chmod(mode)  # copies keep the run's modes; a run from an older version may be private
         _swap_in(staging, model_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -41,11 +41,25 @@ def test_train_then_translate_through_the_cli(tiny_data, tmp_path):
         assert im.size == (32, 32) and im.mode == "RGB"
 
 
-def test_dry_run_prints_resolved_config():
-    res = run("train", "--params", ROOT / "params.yaml", "--data", "x", "--out", "y", "--dry-run",
-              "--set", "train.lambda_fm=0")
-    assert res.returncode == 0
-    assert json.loads(res.stdout)["train"]["lambda_fm"] == 0.0
+def test_dry_run_prints_the_plan_and_resolved_config(tiny_data, tmp_path):
+    res = run("train", "--params", ROOT / "params.yaml", "--data", tiny_data, "--out", tmp_path / "run",
+              "--dry-run", *sets("train.lambda_fm=0"))
+    assert res.returncode == 0, res.stderr
+    plan, config = res.stdout.split("resolved config:\n")
+    assert json.loads(config)["train"]["lambda_fm"] == 0.0
+    assert "trainA 4, trainB 4 images" in plan and "4 steps/epoch x (1 + 1 decay epochs) = 8 steps" in plan
+    assert "smallest trainA/000.png 40x40 px" in plan and "device     cpu" in plan and "checkpoint " in plan
+    assert not (tmp_path / "run").exists()  # a dry run writes nothing
+
+
+def test_dry_run_refuses_what_a_run_would_refuse(tmp_path):
+    (tmp_path / "data" / "trainA").mkdir(parents=True)
+    (tmp_path / "data" / "trainB").mkdir()
+    res = run("train", "--params", ROOT / "params.yaml", "--data", tmp_path / "data", "--out", tmp_path / "run",
+              "--dry-run")
+    assert res.returncode == 2
+    assert res.stderr.strip().endswith("trainA: no images in domain A") and len(res.stderr.splitlines()) == 1
+    assert res.stdout == "" and not (tmp_path / "run").exists()
 
 
 def test_user_errors_are_one_line_without_traceback(tmp_path):

@@ -49,3 +49,20 @@ def test_training_asset_runs_dvc_and_records_lock_hashes(tmp_path):
     assert event2.materialization.tags["dagster/data_version"] == version
     assert any("Stage 'train' didn't change" in e.user_message for e in instance.all_logs(again.run_id))
     assert event2.materialization.metadata["model_sha256"].value == lineage["model"]["sha256"]
+
+
+def test_a_bad_param_fails_the_asset_before_dvc_runs(tmp_path):
+    """DVC deletes a stage's outputs before its command runs: a bad params.yaml must stop the asset
+    before `dvc repro` starts, with the loader's one-line message."""
+    import logging
+
+    import pytest
+
+    (tmp_path / "params.yaml").write_text("train:\n  beta1: 1.5\n")
+    fake_dvc = tmp_path / "dvc"
+    fake_dvc.write_text(f"#!/bin/sh\ntouch {tmp_path / 'dvc_ran'}\n")
+    fake_dvc.chmod(0o755)
+    with pytest.raises(dg.Failure) as info:
+        DvcCli(repo=str(tmp_path), executable=str(fake_dvc)).repro("train", logging.getLogger("test"))
+    assert info.value.description.endswith("params.yaml: train.beta1=1.5: must be in [0, 1)")
+    assert not (tmp_path / "dvc_ran").exists()

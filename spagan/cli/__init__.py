@@ -14,7 +14,8 @@ from spagan.errors import SpaganError
 
 # Subcommand -> the module providing it; each adds itself in register().
 _COMMANDS = {"train": "train_cmd", "translate": "translate_cmd", "prepare": "prepare_cmd",
-             "evaluate": "evaluate_cmd", "lineage": "lineage_cmd", "ablation": "ablation_cmd"}
+             "evaluate": "evaluate_cmd", "lineage": "lineage_cmd", "ablation": "ablation_cmd",
+             "params": "params_cmd"}
 
 
 def _chosen(argv: Sequence[str]) -> str | None:

@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-dir", default=None, help="feature cache of real images (default: OUT/feature_cache)")
     p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda[:N]")
     p.add_argument("--json", action="store_true", help="print the full metrics JSON instead of the table")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the checkpoint, testA/ testB/ and the device, print the plan and exit: 0 only when "
+                        "a real evaluation would start")
     p.set_defaults(func=run)
 
 
@@ -49,7 +52,14 @@ def summary_table(metrics: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.params, args.overrides)
-    from spagan.evaluate import METRICS_NAME, evaluate  # torch import only when evaluating
+    from spagan.eval_preflight import format_eval_plan, plan_evaluation  # torch import only past the params check
+
+    plan = format_eval_plan(plan_evaluation(args.checkpoint, args.data, args.out, device=args.device))
+    if args.dry_run:
+        print("dry run: a real evaluation would start")
+        print(plan)
+        return 0
+    from spagan.evaluate import METRICS_NAME, evaluate
 
     metrics = evaluate(cfg.eval, args.checkpoint, args.data, args.out, device=args.device, cache_dir=args.cache_dir)
     if args.json:

@@ -1,7 +1,12 @@
-"""`spagan train`: train SPA-GAN from params.yaml on a CycleGAN-layout folder."""
+"""`spagan train`: train SPA-GAN from params.yaml on a CycleGAN-layout folder.
+
+Every run starts with spagan.preflight's check; `--dry-run` stops after it, so "would this run
+start?" has one answer.
+"""
 
 import argparse
 import json
+import os
 import sys
 
 from tqdm import tqdm
@@ -19,16 +24,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a param, e.g. --set train.lambda_fm=0 (repeatable)")
     p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda[:N]")
-    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check everything a run needs (params, data, image sizes, device, room for the "
+                        "checkpoint), print the plan and the resolved config, and exit: 0 only when a real run "
+                        "would start")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.params, args.overrides)
+    from spagan.preflight import format_plan, plan_training  # torch import only past the params check
+
+    plan = format_plan(plan_training(cfg, args.data, args.out, device=args.device))  # the same check a run makes
     if args.dry_run:
+        print("dry run: a real run would start")
+        print(plan)
+        print("resolved config:")
         print(json.dumps(cfg.to_dict(), indent=2))
         return 0
-    from spagan.train import result_dict, train  # torch import only when training
+    if os.environ.get("RANK", "0") == "0":  # torchrun: one plan, not one per process
+        print(plan, file=sys.stderr)
+    from spagan.train import result_dict, train
 
     resume = {"strict": True, "auto": "auto", None: False}[args.resume]
     # In a log (DVC, Dagster, CI) redraw rarely: every redraw is a line in the file.

@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import shutil
 import sys
-import tempfile
 import zipfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +28,7 @@ import pandas as pd
 from spagan.data.decode import process_star, read_source
 from spagan.data.schema import MANIFEST_COLUMNS, QUARANTINE_COLUMNS
 from spagan.data.sources import SourceItem, SourceListing, list_source
+from spagan.fileio import make_temp_dir
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def ingest(
     listing = list_source(source)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    tmp = make_temp_dir(out_dir.parent, f".{out_dir.name}.tmp-")
     try:
         names = prepared_names([it for it in listing.items if it.split and not it.problem])
         for sub in {n.split("/")[0] for n in names.values()}:

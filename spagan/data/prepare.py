@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ import pandas as pd
 
 from spagan.config import DataConfig
 from spagan.dvcfiles import path_md5
-from spagan.fileio import atomic_write_text
+from spagan.fileio import atomic_write_text, make_temp_dir
 from spagan.data.dedupe import DedupeResult, find_duplicates
 from spagan.data.demo import generate_demo
 from spagan.data.ingest import IngestResult, ingest, replace_dir
@@ -68,7 +67,7 @@ def make_demo_source(out_dir: str | Path, cfg: DataConfig) -> Path:
     """Generate the demo source into ``out_dir/source`` (replaced as a whole) and return it."""
     dest = Path(out_dir) / "source"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".source.tmp-", dir=dest.parent))
+    tmp = make_temp_dir(dest.parent, ".source.tmp-")
     generate_demo(tmp, size=cfg.demo_size, train_per_domain=cfg.demo_train_per_domain,
                   test_per_domain=cfg.demo_test_per_domain, seed=cfg.demo_seed,
                   planted_duplicates=cfg.demo_planted_duplicates, planted_broken=cfg.demo_planted_broken)
@@ -121,7 +120,7 @@ def dedupe_step(out_dir: str | Path, cfg: DataConfig) -> DedupeResult:
     out = Path(out_dir)
     manifest = read_table(out / "ingested" / "manifest.csv", MANIFEST_COLUMNS)
     result = find_duplicates(manifest, cfg.phash_threshold)
-    tmp = Path(tempfile.mkdtemp(prefix=".prepared.tmp-", dir=out))
+    tmp = make_temp_dir(out, ".prepared.tmp-")
     try:
         for rel in list(result.kept["path"]) + [m for m in result.kept["mask_path"] if m]:
             _link_or_copy(out / "ingested" / rel, tmp / rel)

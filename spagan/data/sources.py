@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spagan.errors import SpaganError
+from spagan.image_formats import IMAGE_EXTS
 
 log = logging.getLogger(__name__)
 
 SPLIT_DIRS = {"traina": ("train", "A"), "trainb": ("train", "B"), "testa": ("test", "A"), "testb": ("test", "B")}
-IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 # Folders made by archivers that never hold data (macOS resource forks).
 _SKIP_DIRS = frozenset({"__macosx"})
 
