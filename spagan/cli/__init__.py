@@ -13,7 +13,8 @@ from typing import Sequence
 from spagan.errors import SpaganError
 
 # Modules providing subcommands; each adds itself in register().
-_COMMANDS = ("train_cmd", "translate_cmd", "prepare_cmd", "evaluate_cmd", "lineage_cmd", "ablation_cmd")
+_COMMANDS = ("train_cmd", "translate_cmd", "prepare_cmd", "evaluate_cmd", "lineage_cmd", "ablation_cmd",
+             "export_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:
