@@ -65,7 +65,7 @@ class ExportReport:
     size_bytes: int
 
 
-def _onnx_bytes(graph: TranslationGraph, sample: torch.Tensor) -> bytes:
+def graph_to_onnx(graph: TranslationGraph, sample: torch.Tensor) -> bytes:
     """torch.onnx.export (dynamo) with dynamic batch, height and width (multiples of 4)."""
     batch = torch.export.Dim("batch", min=1, max=1024)
     height = 4 * torch.export.Dim("height_div4", min=4, max=4096)
@@ -105,7 +105,7 @@ def export_onnx(checkpoint: str | Path, direction: str, out: str | Path, *, tole
     trace_sample = torch.rand(2, 3, 64, 64, generator=gen) * 2 - 1
     check_sample = torch.rand(2, 3, 68, 92, generator=gen) * 2 - 1
     try:
-        model_bytes = _onnx_bytes(graph, trace_sample)
+        model_bytes = graph_to_onnx(graph, trace_sample)
     except Exception as exc:  # noqa: BLE001 - exporter failures come in many types
         raise SpaganError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
     diff = compare_with_pytorch(model_bytes, graph, check_sample)

@@ -1,7 +1,7 @@
 """`spagan export`: one ONNX graph (attention + generator) that ONNX Runtime runs with the same pixels."""
 
-import subprocess
-import sys
+import contextlib
+import io
 
 import numpy as np
 import onnx
@@ -11,6 +11,7 @@ import torch
 from onnx import numpy_helper
 
 from spagan.checkpoint import save_checkpoint
+from spagan.cli import main
 from spagan.config import load_config
 from spagan.errors import SpaganError
 from spagan.inference import Translator
@@ -18,9 +19,12 @@ from spagan.models import build_networks
 from tests.conftest import ROOT, TINY_OVERRIDES
 
 
-def _spagan(*args):
-    return subprocess.run([sys.executable, "-m", "spagan", *map(str, args)], capture_output=True, text=True,
-                          timeout=600)
+def _spagan(*args) -> tuple[int, str, str]:
+    """The real CLI entry point, in this process (the exporter's imports are paid once)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +38,9 @@ def exported(tmp_path_factory):
     save_checkpoint({"networks": {k: m.state_dict() for k, m in nets.modules().items()}, "config": cfg.to_dict()},
                     ckpt)
     out = root / "b2a.onnx"
-    res = _spagan("export", "--checkpoint", ckpt, "--direction", "b2a", "--out", out)
-    assert res.returncode == 0, res.stderr
-    return ckpt, out, res.stdout
+    code, stdout, stderr = _spagan("export", "--checkpoint", ckpt, "--direction", "b2a", "--out", out)
+    assert code == 0, stderr
+    return ckpt, out, stdout
 
 
 def test_cli_reports_the_largest_difference(exported):
@@ -74,7 +78,7 @@ def test_graph_that_disagrees_is_refused_and_not_written(exported, tmp_path, mon
     model = onnx.load(str(out))
     init = model.graph.initializer[0]
     init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) + 0.5, init.name))
-    monkeypatch.setattr(export, "_onnx_bytes", lambda graph, sample: model.SerializeToString())
+    monkeypatch.setattr(export, "graph_to_onnx", lambda graph, sample: model.SerializeToString())
     target = tmp_path / "bad.onnx"
     with pytest.raises(SpaganError, match=r"ONNX Runtime disagrees with PyTorch by .* not written"):
         export.export_onnx(ckpt, "b2a", target)
@@ -84,7 +88,7 @@ def test_graph_that_disagrees_is_refused_and_not_written(exported, tmp_path, mon
 def test_corrupted_checkpoint_is_one_line_exit_2(tmp_path):
     bad = tmp_path / "checkpoint.pt"
     bad.write_bytes(b"PK\x03\x04 truncated zip")
-    res = _spagan("export", "--checkpoint", bad, "--direction", "a2b", "--out", tmp_path / "g.onnx")
-    assert res.returncode == 2
-    assert res.stderr.strip().count("\n") == 0 and "not a readable checkpoint" in res.stderr
+    code, _, stderr = _spagan("export", "--checkpoint", bad, "--direction", "a2b", "--out", tmp_path / "g.onnx")
+    assert code == 2
+    assert stderr.strip().count("\n") == 0 and "not a readable checkpoint" in stderr
     assert not (tmp_path / "g.onnx").exists()
