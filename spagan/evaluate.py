@@ -201,7 +201,8 @@ def evaluate(
 
     extractor, cache, kid_status = None, None, None
     try:
-        extractor = load_inception(eval_cfg.inception_weights, eval_cfg.weights_dir, device=str(translator.device))
+        extractor = load_inception(eval_cfg.inception_weights, eval_cfg.weights_dir, device=str(translator.device),
+                                   download=eval_cfg.download_weights, url=eval_cfg.weights_url)
         cache = FeatureCache(Path(cache_dir) if cache_dir else out_dir / "feature_cache", extractor.cache_namespace)
     except WeightsUnavailable as exc:
         log.warning("KID not computed: %s", exc)
