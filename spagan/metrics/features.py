@@ -4,8 +4,8 @@ Two graphs share torchvision's ``Inception3`` layout and key names:
 
 - ``torchvision``: torchvision's ImageNet weights (``inception_v3_google-0cc3c7bd.pth``).
 - ``fid``: the TensorFlow FID Inception (2015-12-05) ported by pytorch-fid
-  (``pt_inception-2015-12-05-6726825d.pth``): 1008 classes and four patched blocks
-  (average pools exclude padding; the last block max-pools), as papers' KID/FID use.
+  (``pt_inception-2015-12-05-6726825d.pth``): 1008 classes and pytorch-fid's own patched
+  blocks (average pools exclude padding; the last block max-pools), as papers' KID/FID use.
 
 A local ``.pth`` state_dict is loaded into whichever graph its keys fit (1008 classes: fid).
 Images enter in [-1, 1] and are resized bilinearly to 299 x 299: both weight sets were
@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pytorch_fid.inception import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
 from torch import nn
-from torchvision.models.inception import Inception3, InceptionA, InceptionC, InceptionE
+from torchvision.models.inception import Inception3
 
 from spagan.errors import SpaganError
 from spagan.fileio import file_sha256
@@ -134,55 +135,20 @@ def resolve_weights(
                                  f"and {exc}", fix) from None
 
 
-class _FIDInceptionA(InceptionA):
-    def _forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        b5 = self.branch5x5_2(self.branch5x5_1(x))
-        b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
-        pool = self.branch_pool(F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False))
-        return [self.branch1x1(x), b5, b3, pool]
-
-
-class _FIDInceptionC(InceptionC):
-    def _forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
-        d = x
-        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3,
-                      self.branch7x7dbl_4, self.branch7x7dbl_5):
-            d = layer(d)
-        pool = self.branch_pool(F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False))
-        return [self.branch1x1(x), b7, d, pool]
-
-
-class _FIDInceptionE(InceptionE):
-    def __init__(self, in_channels: int, max_pool: bool) -> None:
-        super().__init__(in_channels)
-        self.max_pool = max_pool  # TF's last block max-pools (Mixed_7c); the others average
-
-    def _forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        b3 = self.branch3x3_1(x)
-        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
-        d = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-        d = torch.cat([self.branch3x3dbl_3a(d), self.branch3x3dbl_3b(d)], 1)
-        if self.max_pool:
-            pooled = F.max_pool2d(x, 3, stride=1, padding=1)
-        else:
-            pooled = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
-        return [self.branch1x1(x), b3, d, self.branch_pool(pooled)]
-
-
 def build_inception(graph: str, num_classes: int, aux_logits: bool) -> Inception3:
     """An uninitialised Inception3 in the given graph ("torchvision" or "fid")."""
     model = Inception3(num_classes=num_classes, aux_logits=aux_logits, transform_input=False, init_weights=False)
     if graph == "fid":
-        model.Mixed_5b = _FIDInceptionA(192, pool_features=32)
-        model.Mixed_5c = _FIDInceptionA(256, pool_features=64)
-        model.Mixed_5d = _FIDInceptionA(288, pool_features=64)
-        model.Mixed_6b = _FIDInceptionC(768, channels_7x7=128)
-        model.Mixed_6c = _FIDInceptionC(768, channels_7x7=160)
-        model.Mixed_6d = _FIDInceptionC(768, channels_7x7=160)
-        model.Mixed_6e = _FIDInceptionC(768, channels_7x7=192)
-        model.Mixed_7b = _FIDInceptionE(1280, max_pool=False)
-        model.Mixed_7c = _FIDInceptionE(2048, max_pool=True)
+        # pytorch-fid's blocks (the reference port): average pools exclude padding, Mixed_7c max-pools
+        model.Mixed_5b = FIDInceptionA(192, pool_features=32)
+        model.Mixed_5c = FIDInceptionA(256, pool_features=64)
+        model.Mixed_5d = FIDInceptionA(288, pool_features=64)
+        model.Mixed_6b = FIDInceptionC(768, channels_7x7=128)
+        model.Mixed_6c = FIDInceptionC(768, channels_7x7=160)
+        model.Mixed_6d = FIDInceptionC(768, channels_7x7=160)
+        model.Mixed_6e = FIDInceptionC(768, channels_7x7=192)
+        model.Mixed_7b = FIDInceptionE_1(1280)
+        model.Mixed_7c = FIDInceptionE_2(2048)
     elif graph != "torchvision":
         raise ValueError(f"unknown Inception graph {graph!r}")
     return model
