@@ -7,9 +7,11 @@ written the graph runs in ONNX Runtime on a sample at a size other than the trac
 is compared with PyTorch; a graph that disagrees is never written.
 """
 
+import contextlib
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 TOLERANCE = 1e-4  # largest |ONNX Runtime - PyTorch| accepted, on outputs in [-1, 1]
 OPSET = 18
 INPUT_NAME, OUTPUT_NAMES = "image", ("translation", "attention")
+# the exporter's optimiser logs every pass at INFO; the CLI logs at INFO, so hush them
+_CHATTY_LOGGERS = ("onnxscript", "onnx_ir", "torch.onnx")
 
 
 class TranslationGraph(nn.Module):
@@ -65,12 +69,25 @@ class ExportReport:
     size_bytes: int
 
 
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Raise the exporter's loggers to WARNING for the duration (restored afterwards)."""
+    levels = {name: logging.getLogger(name).level for name in _CHATTY_LOGGERS}
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
 def graph_to_onnx(graph: TranslationGraph, sample: torch.Tensor) -> bytes:
     """torch.onnx.export (dynamo) with dynamic batch, height and width (multiples of 4)."""
     batch = torch.export.Dim("batch", min=1, max=1024)
     height = 4 * torch.export.Dim("height_div4", min=4, max=4096)
     width = 4 * torch.export.Dim("width_div4", min=4, max=4096)
-    with tempfile.TemporaryDirectory() as tmp:
+    with _quiet_exporter(), tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "graph.onnx"
         program = torch.onnx.export(graph, (sample,), dynamo=True, opset_version=OPSET,
                                     input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
@@ -109,7 +126,7 @@ def export_onnx(checkpoint: str | Path, direction: str, out: str | Path, *, tole
     except Exception as exc:  # noqa: BLE001 - exporter failures come in many types
         raise SpaganError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
     diff = compare_with_pytorch(model_bytes, graph, check_sample)
-    log.info("ONNX Runtime vs PyTorch at %s: largest difference %.3g", tuple(check_sample.shape), diff)
+    log.debug("ONNX Runtime vs PyTorch at %s: largest difference %.3g", tuple(check_sample.shape), diff)
     if not diff <= tolerance:  # also refuses NaN
         raise SpaganError(f"ONNX Runtime disagrees with PyTorch by {diff:.3g} (tolerance {tolerance:g}) "
                           f"at {tuple(check_sample.shape)}; {out} not written")
