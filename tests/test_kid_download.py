@@ -88,15 +88,22 @@ def _eval_cfg(*extra):
     return load_config(ROOT / "params.yaml", ["eval.kid_subsets=3", "eval.gallery_size=2", *extra]).eval
 
 
-def test_first_use_downloads_and_caches_second_use_does_not_request(online, checkpoint_and_data, tmp_path):
+def test_first_use_downloads_and_caches_second_use_does_not_request(online):
+    first = features.load_inception("torchvision", download=True)
+    assert online.requests == [f"/{NAME}"]
+    cached = hub_checkpoint_dir() / NAME
+    assert cached.is_file() and not [p for p in cached.parent.iterdir() if p.name != NAME]  # no temp file left
+    second = features.load_inception("torchvision", download=True)
+    assert online.requests == [f"/{NAME}"]  # served from torch hub's cache
+    assert first.identity == second.identity and first.identity["weights_file"] == NAME
+
+
+@pytest.mark.slow  # Inception passes on CPU (about 20 s idle)
+def test_evaluate_on_a_connected_machine_computes_kid_with_no_manual_step(online, checkpoint_and_data, tmp_path):
     ckpt, data = checkpoint_and_data
     metrics = evaluate(_eval_cfg(), ckpt, data, tmp_path / "eval", device="cpu")
     assert "mean" in metrics["a2b"]["kid_x100"] and "mean" in metrics["b2a"]["kid_x100"]
-    assert online.requests == [f"/{NAME}"]
-    cached = hub_checkpoint_dir() / NAME
-    assert cached.is_file() and not [p for p in cached.parent.iterdir() if p.name != NAME]
-    features.load_inception("torchvision", download=True)  # second use: from the cache
-    assert online.requests == [f"/{NAME}"]
+    assert online.requests == [f"/{NAME}"] and metrics["settings"]["features"]["weights_file"] == NAME
 
 
 def test_mirror_url_overrides_the_official_address(online, monkeypatch, served):

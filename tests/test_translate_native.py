@@ -1,14 +1,12 @@
 """Native-size translation: sizes and aspect kept, reflection padding, batching by size, the memory guard."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from spagan.checkpoint import save_checkpoint
+from spagan.cli import main
 from spagan.errors import SpaganError
 from spagan.inference import Translator
 from spagan.memory import largest_fitting_side, translation_bytes
@@ -101,18 +99,17 @@ def test_memory_model_and_largest_fitting_side():
     assert largest_fitting_side(4000, 3000, 64, 2**20) is None
 
 
-def test_too_large_for_memory_fails_at_once_with_a_size_that_fits(checkpoint, tmp_path):
+def test_too_large_for_memory_fails_at_once_with_a_size_that_fits(checkpoint, tmp_path, capsys):
     _photo(tmp_path / "in" / "big.png", 400, 300)
     _photo(tmp_path / "in" / "small.png", 40, 30)
     ngf = 8
     limit = translation_bytes(150, 200, ngf)  # room for a 200 x 150 image, not 400 x 300
-    res = subprocess.run([sys.executable, "-m", "spagan", "translate", "--checkpoint", str(checkpoint),
-                          "--direction", "a2b", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
-                          "--max-memory", str(limit / 2**30), "--device", "cpu"],
-                         capture_output=True, text=True, timeout=120)
-    assert res.returncode == 2, res.stderr
-    line = [ln for ln in res.stderr.splitlines() if "error" in ln]
-    assert len(line) == 1 and "Traceback" not in res.stderr
+    code = main(["translate", "--checkpoint", str(checkpoint), "--direction", "a2b", "--input", str(tmp_path / "in"),
+                 "--output", str(tmp_path / "out"), "--max-memory", str(limit / 2**30), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2
+    line = [ln for ln in err.splitlines() if "error" in ln]
+    assert len(line) == 1 and "Traceback" not in err
     assert "big.png: translating 400x300 px needs about" in line[0] and "use --size 200 " in line[0]
     assert not (tmp_path / "out").exists()  # nothing was translated first
     translate_folder(checkpoint, "a2b", tmp_path / "in", tmp_path / "out", size=200, memory_limit=limit,
