@@ -115,3 +115,14 @@ def test_too_large_for_memory_fails_at_once_with_a_size_that_fits(checkpoint, tm
     translate_folder(checkpoint, "a2b", tmp_path / "in", tmp_path / "out", size=200, memory_limit=limit,
                      device="cpu")
     assert _size(tmp_path / "out" / "big.png") == (200, 150)
+
+
+def test_exif_rotated_photo_comes_back_upright_at_its_displayed_size(checkpoint, tmp_path):
+    """A camera JPEG stored 70x45 with orientation 6 (rotate 90) is a 45x70 photo: sized from its header."""
+    src = tmp_path / "in" / "cam.jpg"
+    src.parent.mkdir(parents=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.zeros((45, 70, 3), np.uint8)).save(src, exif=exif)
+    translate_folder(checkpoint, "a2b", src.parent, tmp_path / "out", save_attention=True, device="cpu")
+    assert _size(tmp_path / "out" / "cam.png") == (45, 70) == _size(tmp_path / "out" / "cam_attention.png")
