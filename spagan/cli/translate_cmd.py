@@ -25,10 +25,21 @@ def run(args: argparse.Namespace) -> int:
     from spagan.translate import GIB, translate_folder
 
     limit = None if args.max_memory is None else int(args.max_memory * GIB)
-    with tqdm(desc="translate", unit="img", dynamic_ncols=True) as bar:
+    bar: tqdm | None = None
+
+    def tick(_path: object) -> None:
+        nonlocal bar  # the bar appears with the first image: a refusal before it stays one line
+        if bar is None:
+            bar = tqdm(desc="translate", unit="img", dynamic_ncols=True)
+        bar.update(1)
+
+    try:
         written = translate_folder(args.checkpoint, args.direction, args.input, args.output,
                                    save_attention=args.save_attention, size=args.size,
                                    batch_size=max(1, args.batch_size), device=args.device,
-                                   memory_limit=limit, on_image=lambda _p: bar.update(1))
+                                   memory_limit=limit, on_image=tick)
+    finally:
+        if bar is not None:
+            bar.close()
     print(f"translated {len(written)} images into {args.output}")
     return 0
