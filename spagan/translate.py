@@ -33,7 +33,9 @@ def check_memory(sizes: dict[Path, tuple[int, int]], ngf: int, budget: int | Non
     need = translation_bytes(h, w, ngf)
     if need <= budget:
         return
-    side = largest_fitting_side(w, h, ngf, budget)
+    # --size applies to every image (scaling up too): the squarest one bounds it
+    sides = [largest_fitting_side(sw, sh, ngf, budget) for sw, sh in set(sizes.values())]
+    side = None if None in sides else min(sides)
     fix = f"use --size {side} (longer side in px) or less" if side else "no --size fits: free some memory"
     raise SpaganError(f"{path.name}: translating {w}x{h} px needs about {need / GIB:.1f} GiB but "
                       f"{budget / GIB:.1f} GiB are available; {fix}")

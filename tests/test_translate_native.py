@@ -102,6 +102,7 @@ def test_memory_model_and_largest_fitting_side():
 def test_too_large_for_memory_fails_at_once_with_a_size_that_fits(checkpoint, tmp_path, capsys):
     _photo(tmp_path / "in" / "big.png", 400, 300)
     _photo(tmp_path / "in" / "small.png", 40, 30)
+    _photo(tmp_path / "in" / "square.png", 60, 60)  # fits as it is, but not scaled up to 200 x 200
     ngf = 8
     limit = translation_bytes(150, 200, ngf)  # room for a 200 x 150 image, not 400 x 300
     code = main(["translate", "--checkpoint", str(checkpoint), "--direction", "a2b", "--input", str(tmp_path / "in"),
@@ -109,11 +110,11 @@ def test_too_large_for_memory_fails_at_once_with_a_size_that_fits(checkpoint, tm
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("spagan translate: error: ")  # one line, no progress bar
-    assert "big.png: translating 400x300 px needs about" in err and "use --size 200 " in err
+    assert "big.png: translating 400x300 px needs about" in err and "use --size 172 " in err
     assert not (tmp_path / "out").exists()  # nothing was translated first
-    translate_folder(checkpoint, "a2b", tmp_path / "in", tmp_path / "out", size=200, memory_limit=limit,
+    translate_folder(checkpoint, "a2b", tmp_path / "in", tmp_path / "out", size=172, memory_limit=limit,
                      device="cpu")
-    assert _size(tmp_path / "out" / "big.png") == (200, 150)
+    assert _size(tmp_path / "out" / "big.png") == (172, 129) and _size(tmp_path / "out" / "square.png") == (172, 172)
 
 
 def test_exif_rotated_photo_comes_back_upright_at_its_displayed_size(checkpoint, tmp_path):
