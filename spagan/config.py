@@ -94,6 +94,8 @@ class EvalConfig:
     seed: int = 0
     inception_weights: str = "torchvision"
     weights_dir: str = ""
+    download_weights: bool = True
+    weights_url: str = ""
     kid_subsets: int = 100
     kid_subset_size: int = 1000
     batch_size: int = 16

@@ -24,13 +24,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from spagan.config import EvalConfig
 from spagan.errors import SpaganError
 from spagan.gallery import COLUMNS, write_gallery
-from spagan.imageio import atomic_write_bytes, list_images, load_image
+from spagan.imageio import atomic_write_bytes, list_images, load_image_fitted
 from spagan.inference import Translator
 from spagan.metrics.domain_classifier import DomainClassifier
 from spagan.metrics.features import (
@@ -63,32 +62,69 @@ def find_mask(data_dir: Path, split: str, image: Path) -> Path | None:
     return None
 
 
-def load_mask(path: Path, size: int) -> np.ndarray:
-    """Binary object mask [size, size] (pixels > 127 are object), nearest-neighbour resized."""
+def load_mask(path: Path, shape: int | tuple[int, int]) -> np.ndarray:
+    """Binary object mask of `shape` (height, width; an int is square; pixels > 127 are object),
+    nearest-neighbour resized."""
+    height, width = (shape, shape) if isinstance(shape, int) else shape
     try:
         with Image.open(path) as im:
             im = im.convert("L")
-            if im.size != (size, size):
-                im = im.resize((size, size), Image.NEAREST)
+            if im.size != (width, height):
+                im = im.resize((width, height), Image.NEAREST)
             return np.asarray(im) > 127
     except OSError as exc:
         raise SpaganError(f"{path}: cannot read mask ({exc})") from None
 
 
+# Test images of any size are scaled so their longer side is the training size (aspect kept,
+# bicubic) and translated as they are (padded to a multiple of 4 inside Translator.run);
+# Inception then resizes every image, real or translated, to 299 x 299 (RESIZE_RULE).
+LOAD_RULE = "longer side scaled to train.image_size (bicubic), aspect kept"
+
+
+def by_shape(images: list[torch.Tensor]) -> list[list[int]]:
+    """Indices of `images` grouped by tensor shape (order of first appearance): one batch each."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, image in enumerate(images):
+        groups.setdefault(tuple(image.shape), []).append(i)
+    return list(groups.values())
+
+
+def _features(extractor: InceptionFeatures, images: list[torch.Tensor], cache: FeatureCache | None,
+              keys: list[str] | None, batch_size: int) -> np.ndarray:
+    """Inception features [N, 2048] of images of possibly different sizes, in their order."""
+    out = np.zeros((len(images), 2048))
+    for idx in by_shape(images):
+        batch = torch.stack([images[i] for i in idx])
+        out[idx] = extract_features(extractor, batch, keys=None if keys is None else [keys[i] for i in idx],
+                                    cache=cache, batch_size=batch_size)
+    return out
+
+
 def _real_features(
     extractor: InceptionFeatures, paths: list[Path], size: int, cache: FeatureCache, batch_size: int
 ) -> np.ndarray:
-    """Features of real images, keyed in the cache by file content and load size."""
+    """Features of real images, keyed in the cache by file content and load rule."""
     chunks = []
     for start in range(0, len(paths), batch_size):
         batch = paths[start : start + batch_size]
-        keys = [f"{file_sha256(p)}-{size}" for p in batch]
+        keys = [f"{file_sha256(p)}-fit{size}" for p in batch]
         if all(cache.has(k) for k in keys):  # nothing to compute: skip decoding the images
-            images = torch.zeros(len(batch), 3, 1, 1)
+            images = [torch.zeros(3, 1, 1) for _ in batch]
         else:
-            images = torch.stack([load_image(p, size) for p in batch])
-        chunks.append(extract_features(extractor, images, keys=keys, cache=cache, batch_size=batch_size))
+            images = [load_image_fitted(p, size) for p in batch]
+        chunks.append(_features(extractor, images, cache, keys, batch_size))
     return np.concatenate(chunks) if chunks else np.zeros((0, 2048))
+
+
+def _translate(translator: Translator, images: list[torch.Tensor], direction: str) -> list[tuple[torch.Tensor, ...]]:
+    """(attention, translation, reconstruction) per image, on the CPU; same-size images in one pass."""
+    out: list[tuple[torch.Tensor, ...]] = [()] * len(images)
+    for idx in by_shape(images):
+        res = translator.run(torch.stack([images[i] for i in idx]), direction)
+        for j, i in enumerate(idx):
+            out[i] = (res.attention[j].float().cpu(), res.fake[j].float().cpu(), res.rec[j].float().cpu())
+    return out
 
 
 def _direction(
@@ -114,28 +150,29 @@ def _direction(
     shares, aucs, bg, fake_feats, predicted, gallery = [], [], [], [], [], []
     for start in range(0, len(paths), bs):
         batch = paths[start : start + bs]
-        real = torch.stack([load_image(p, size) for p in batch])
-        out = translator.run(real, name)
-        attn, fake, rec = out.attention.float().cpu(), out.fake.float().cpu(), out.rec.float().cpu()
-        if attn.shape[-2:] != real.shape[-2:]:
-            attn = F.interpolate(attn, size=real.shape[-2:], mode="bilinear", align_corners=False)
-        for i, path in enumerate(batch):
+        reals = [load_image_fitted(p, size) for p in batch]
+        outs = _translate(translator, reals, name)
+        fakes = [fake for _, fake, _ in outs]
+        for i, (path, real, (attn, fake, rec)) in enumerate(zip(batch, reals, outs)):
             mask_path = find_mask(data_dir, src_name, path)
             if mask_path is not None:
-                mask = load_mask(mask_path, size)
-                shares.append(attention_in_mask(attn[i, 0], mask))
-                aucs.append(attention_auc(attn[i, 0], mask))
-                bg.append(background_l1(real[i], fake[i], mask))
+                mask = load_mask(mask_path, tuple(real.shape[-2:]))
+                shares.append(attention_in_mask(attn[0], mask))
+                aucs.append(attention_auc(attn[0], mask))
+                bg.append(background_l1(real, fake, mask))
             if start + i in pick:
-                gallery.append((real[i], attn[i], fake[i], rec[i]))
+                gallery.append((real, attn, fake, rec))
         if extractor is not None:
             # keyed by the translation's bytes: an unchanged model on unchanged data hits the cache
-            fake_feats.append(extract_features(extractor, fake, cache=cache, batch_size=bs))
+            fake_feats.append(_features(extractor, fakes, cache, None, bs))
         if classifier is not None:
-            predicted.append(classifier.predict(fake))
+            labels = np.empty(len(fakes), dtype=object)
+            for idx in by_shape(fakes):
+                labels[idx] = classifier.predict(torch.stack([fakes[i] for i in idx]))
+            predicted.append(labels)
     gallery_path = out_dir / GALLERY_DIR / f"{name}.png"
     if gallery:
-        write_gallery(gallery_path, *(torch.stack(t) for t in zip(*gallery)))
+        write_gallery(gallery_path, *(list(t) for t in zip(*gallery)))
 
     result: dict[str, Any] = {"source": src_name, "target": tgt_name, "n_images": len(paths)}
     if extractor is not None and cache is not None:
@@ -201,7 +238,8 @@ def evaluate(
 
     extractor, cache, kid_status = None, None, None
     try:
-        extractor = load_inception(eval_cfg.inception_weights, eval_cfg.weights_dir, device=str(translator.device))
+        extractor = load_inception(eval_cfg.inception_weights, eval_cfg.weights_dir, device=str(translator.device),
+                                   download=eval_cfg.download_weights, url=eval_cfg.weights_url)
         cache = FeatureCache(Path(cache_dir) if cache_dir else out_dir / "feature_cache", extractor.cache_namespace)
     except WeightsUnavailable as exc:
         log.warning("KID not computed: %s", exc)
@@ -220,6 +258,7 @@ def evaluate(
         "data": {"dir": str(data_dir), "data_version": _data_version(data_dir)},
         "settings": {
             "image_size": translator.image_size,
+            "load": LOAD_RULE,
             "kid": {"subsets": eval_cfg.kid_subsets, "subset_size": eval_cfg.kid_subset_size,
                     "seed": eval_cfg.seed, "scale": 100, "kernel": "(a.b/d + 1)^3, unbiased MMD^2"},
             "features": extractor.identity if extractor is not None else kid_status,

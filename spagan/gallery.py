@@ -6,6 +6,7 @@ available as small base64 PNG thumbnails for markdown metadata.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -37,12 +38,24 @@ def overlay(image: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
     return mixed * 2 - 1
 
 
-def gallery_grid(
-    real: torch.Tensor, attention: torch.Tensor, fake: torch.Tensor, rec: torch.Tensor
-) -> torch.Tensor:
+def letterbox(tile: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """`tile` [3, h, w] centred on a white [3, height, width] canvas (the aspect stays as it is)."""
+    h, w = tile.shape[-2:]
+    canvas = torch.ones(3, height, width)
+    top, left = (height - h) // 2, (width - w) // 2
+    canvas[:, top:top + h, left:left + w] = tile
+    return canvas
+
+
+Images = torch.Tensor | Sequence[torch.Tensor]
+
+
+def gallery_grid(real: Images, attention: Images, fake: Images, rec: Images) -> torch.Tensor:
     """Grid [3, H', W'] in [-1, 1]: one row per image, columns as in :data:`COLUMNS`.
 
-    `real`, `fake`, `rec`: [N, 3, H, W] in [-1, 1]; `attention`: [N, 1, h, w] in [0, 1].
+    `real`, `fake`, `rec`: [N, 3, H, W] in [-1, 1] (or N tensors [3, H_i, W_i] of different
+    sizes, each letterboxed into a cell of the largest height and width, aspect kept);
+    `attention`: [N, 1, h, w] in [0, 1] (or N maps), upsampled to its image.
     """
     n = len(real)
     if not (len(attention) == len(fake) == len(rec) == n) or n == 0:
@@ -50,12 +63,12 @@ def gallery_grid(
     tiles = []
     for i in range(n):
         tiles += [real[i].cpu().float(), overlay(real[i], attention[i]), fake[i].cpu().float(), rec[i].cpu().float()]
+    height, width = max(t.shape[-2] for t in tiles), max(t.shape[-1] for t in tiles)
+    tiles = [t if t.shape[-2:] == (height, width) else letterbox(t, height, width) for t in tiles]
     return make_grid(torch.stack(tiles), nrow=len(COLUMNS), padding=PADDING, pad_value=1.0)
 
 
-def write_gallery(
-    path: Path, real: torch.Tensor, attention: torch.Tensor, fake: torch.Tensor, rec: torch.Tensor
-) -> Path:
+def write_gallery(path: Path, real: Images, attention: Images, fake: Images, rec: Images) -> Path:
     """Write :func:`gallery_grid` as a PNG at `path` (atomic) and return the path."""
     save_image(gallery_grid(real, attention, fake, rec), path)
     return Path(path)

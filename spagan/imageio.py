@@ -49,6 +49,34 @@ def load_image(path: str | Path, size: int | None = None) -> torch.Tensor:
     return pil_to_tensor(im)
 
 
+def load_image_fitted(path: str | Path, longer_side: int | None = None) -> torch.Tensor:
+    """Read an image as [3, H, W] in [-1, 1] at its own size, or (bicubic) scaled so its longer
+    side is `longer_side`, aspect kept."""
+    from spagan.sizing import fit_longer_side
+
+    im = open_rgb(path)
+    size = fit_longer_side(*im.size, longer_side)
+    if size != im.size:
+        im = im.resize(size, Image.BICUBIC)
+    return pil_to_tensor(im)
+
+
+# EXIF orientations 5-8 rotate by 90 degrees: width and height swap once applied
+_TRANSPOSED = {5, 6, 7, 8}
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image as :func:`open_rgb` returns it, read from the header only."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if im.getexif().get(0x0112) in _TRANSPOSED:
+                w, h = h, w
+            return w, h
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise SpaganError(f"{path}: cannot read image ({exc})") from None
+
+
 def save_pil(im: Image.Image, path: str | Path) -> None:
     """Save a PIL image atomically; the format follows the file extension (PNG by default)."""
     import io

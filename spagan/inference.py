@@ -12,6 +12,7 @@ from spagan.config import Config, config_from_dict
 from spagan.device import pick_device
 from spagan.errors import SpaganError
 from spagan.models import apply_attention, build_networks
+from spagan.sizing import crop, min_side, pad_to_multiple
 
 DIRECTIONS = ("a2b", "b2a")
 
@@ -52,17 +53,36 @@ class Translator:
             raise SpaganError(f"{path}: stored config is invalid: {exc}") from None
         return cls(cfg, state["networks"], device, checkpoint_sha256=file_sha256(path))
 
+    @property
+    def min_side(self) -> int:
+        """Smallest side (after padding to a multiple of 4) these networks translate."""
+        return min_side(self.cfg.model.n_layers_d)
+
     @torch.no_grad()
     def run(self, x: torch.Tensor, direction: str, *, reconstruct: bool = True) -> Translation:
-        """Translate x ([N, 3, H, W] in [-1, 1], H and W multiples of 4) in `direction`;
+        """Translate x ([N, 3, H, W] in [-1, 1], any H and W) in `direction`; sides that are not
+        multiples of 4 are reflection-padded and every output cropped back to H x W.
         reconstruct=False skips the cycle back (half the work when only translations are wanted)."""
         if direction not in DIRECTIONS:
             raise SpaganError(f"direction must be a2b or b2a, got {direction!r}")
-        if x.dim() != 4 or x.shape[1] != 3 or x.shape[2] % 4 or x.shape[3] % 4:
-            raise SpaganError(f"expected images [N, 3, H, W] with H, W multiples of 4, got {tuple(x.shape)}")
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise SpaganError(f"expected images [N, 3, H, W], got {tuple(x.shape)}")
+        if min(x.shape[-2:]) < self.min_side:
+            raise SpaganError(f"images of {x.shape[-1]}x{x.shape[-2]} px are too small: the networks need at "
+                              f"least {self.min_side} px on each side (scale them up with --size)")
+        x, box = pad_to_multiple(x.to(self.device))
+        out = self.run_padded(x, direction, reconstruct=reconstruct)
+        return Translation(attention=crop(out.attention, box), fake=crop(out.fake, box),
+                           rec=None if out.rec is None else crop(out.rec, box))
+
+    @torch.no_grad()
+    def run_padded(self, x: torch.Tensor, direction: str, *, reconstruct: bool = True) -> Translation:
+        """The networks on x as it is (H and W multiples of 4): Eq. 1-2 with the source
+        discriminator's attention, then the generator (and the cycle back if asked)."""
+        if x.shape[-2] % 4 or x.shape[-1] % 4:
+            raise SpaganError(f"expected H, W multiples of 4, got {tuple(x.shape)}")
         n = self.nets
         gen, back, d_src, d_tgt = (n.G, n.F, n.D_A, n.D_B) if direction == "a2b" else (n.F, n.G, n.D_B, n.D_A)
-        x = x.to(self.device)
         if self.cfg.model.attention:
             attn = d_src.attention(x)
             fake = gen(apply_attention(x, attn))

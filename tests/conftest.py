@@ -1,5 +1,6 @@
 """Shared fixtures: tiny configs and tiny CycleGAN-layout image folders written to tmp_path."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,10 @@ from PIL import Image
 from spagan.config import Config, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The suite never touches the network: evaluation reports KID as unavailable instead of
+# downloading Inception weights (tests/test_kid_download.py lifts this for a local server).
+os.environ["SPAGAN_OFFLINE"] = "1"
 
 # Smallest settings that still exercise every code path (seconds on 2 CPU cores).
 TINY_OVERRIDES = [

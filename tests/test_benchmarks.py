@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -27,3 +29,12 @@ def test_train_step_benchmark_rejects_an_unknown_setting():
     res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_step.py"), "--settings", "fp16"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode != 0 and "fp16" in res.stderr
+
+
+@pytest.mark.slow  # exports an ONNX graph (about 20 s)
+def test_onnx_benchmark_reports_both_and_the_ratio():
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "onnx_inference.py"), "--size", "32", "--ngf", "8",
+           "--n-blocks", "1", "--iters", "1", "--rounds", "1"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "PyTorch eager" in res.stdout and "ONNX Runtime" in res.stdout and "speed-up" in res.stdout

@@ -38,7 +38,7 @@ def test_train_then_translate_through_the_cli(tiny_data, tmp_path):
     outs = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert outs == sorted([f"{i:03d}.png" for i in range(4)] + [f"{i:03d}_attention.png" for i in range(4)])
     with Image.open(tmp_path / "out" / "000.png") as im:
-        assert im.size == (32, 32) and im.mode == "RGB"
+        assert im.size == (40, 40) and im.mode == "RGB"  # the input's own size, not the 32 px crop
 
 
 def test_dry_run_prints_the_plan_and_resolved_config(tiny_data, tmp_path):

@@ -15,7 +15,7 @@ from spagan.errors import SpaganError
 # Subcommand -> the module providing it; each adds itself in register().
 _COMMANDS = {"train": "train_cmd", "translate": "translate_cmd", "prepare": "prepare_cmd",
              "evaluate": "evaluate_cmd", "lineage": "lineage_cmd", "ablation": "ablation_cmd",
-             "params": "params_cmd"}
+             "params": "params_cmd", "export": "export_cmd"}
 
 
 def _chosen(argv: Sequence[str]) -> str | None:

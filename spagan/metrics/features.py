@@ -1,17 +1,22 @@
-"""Inception-v3 pool features (2048-d) for KID, from weights on disk only (never downloaded).
+"""Inception-v3 pool features (2048-d) for KID, from weights on disk or fetched once and verified.
 
 Two graphs share torchvision's ``Inception3`` layout and key names:
 
 - ``torchvision``: torchvision's ImageNet weights (``inception_v3_google-0cc3c7bd.pth``).
 - ``fid``: the TensorFlow FID Inception (2015-12-05) ported by pytorch-fid
-  (``pt_inception-2015-12-05-6726825d.pth``): 1008 classes and four patched blocks
-  (average pools exclude padding; the last block max-pools), as papers' KID/FID use.
+  (``pt_inception-2015-12-05-6726825d.pth``): 1008 classes and pytorch-fid's own patched
+  blocks (average pools exclude padding; the last block max-pools), as papers' KID/FID use.
 
 A local ``.pth`` state_dict is loaded into whichever graph its keys fit (1008 classes: fid).
 Images enter in [-1, 1] and are resized bilinearly to 299 x 299: both weight sets were
 trained on [-1, 1] input (torchvision's ``transform_input`` maps ImageNet-normalised input
 to that same range), so this equals torchvision's ImageNet normalisation. Every score
 records this through :attr:`InceptionFeatures.identity`.
+
+Weights are looked up in ``eval.weights_dir`` and torch hub's cache; where they are missing
+and downloads are allowed (``eval.download_weights``, no ``$SPAGAN_OFFLINE``), the official
+file (or ``eval.weights_url``, a mirror) is downloaded into torch hub's cache as torchvision
+does and used only if its full sha256 is the published one.
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pytorch_fid.inception import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
 from torch import nn
-from torchvision.models.inception import Inception3, InceptionA, InceptionC, InceptionE
+from torchvision.models.inception import Inception3
 
 from spagan.errors import SpaganError
 from spagan.fileio import file_sha256
+from spagan.metrics.download import OFFLINE_VAR, DownloadError, download_verified, downloads_allowed
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +47,12 @@ RESIZE_RULE = "bilinear (align_corners=False, no antialias) to 299x299, input in
 
 @dataclass(frozen=True)
 class WeightsSource:
-    """A known Inception weights file: its graph, file name and where to fetch it."""
+    """A known Inception weights file: its graph, file name, where to fetch it and its sha256."""
 
     graph: str
     file_name: str
     url: str
+    sha256: str
 
 
 KNOWN_WEIGHTS = {
@@ -52,11 +60,13 @@ KNOWN_WEIGHTS = {
         "torchvision",
         "inception_v3_google-0cc3c7bd.pth",
         "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+        "0cc3c7bd75056d25e46cba549dc184522069b81e9787eff6df84f397bd52a5ef",  # 108,949,747 bytes
     ),
     "fid": WeightsSource(
         "fid",
         "pt_inception-2015-12-05-6726825d.pth",
         "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+        "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",  # 95,628,359 bytes
     ),
 }
 
@@ -75,12 +85,17 @@ def hub_checkpoint_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def resolve_weights(choice: str, weights_dir: str = "") -> tuple[Path, str | None]:
+def resolve_weights(
+    choice: str, weights_dir: str = "", *, download: bool = False, url: str = ""
+) -> tuple[Path, str | None]:
     """Find the weights file for `choice` (torchvision | fid | a path) -> (path, graph or None).
 
     ``$SPAGAN_INCEPTION_WEIGHTS`` overrides the file; a named choice still fixes the graph,
-    a path leaves it to be detected from the keys (None). Raises WeightsUnavailable naming
-    the file(s) and folder(s) searched and how to provide them.
+    a path leaves it to be detected from the keys (None). A named choice missing from
+    `weights_dir` and torch hub's cache is downloaded into the hub cache when `download` is
+    true and ``$SPAGAN_OFFLINE`` is unset (from `url` if given, a mirror, else the official
+    address; sha256-checked). Raises WeightsUnavailable naming the file(s) and folder(s)
+    searched and how to provide them.
     """
     source = KNOWN_WEIGHTS.get(choice)
     graph = source.graph if source else None
@@ -103,62 +118,37 @@ def resolve_weights(choice: str, weights_dir: str = "") -> tuple[Path, str | Non
         if (folder / source.file_name).is_file():
             return folder / source.file_name, graph
     searched = ", ".join(str(f) for f in folders)
-    raise WeightsUnavailable(
-        f"Inception weights '{source.file_name}' ({choice}) not found in {searched} (nothing is downloaded)",
-        f"fetch {source.url} on a machine with internet and copy it into {folders[0]} "
-        f"(or set eval.weights_dir, or {ENV_VAR}=/path/to/{source.file_name})",
-    )
-
-
-class _FIDInceptionA(InceptionA):
-    def _forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        b5 = self.branch5x5_2(self.branch5x5_1(x))
-        b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
-        pool = self.branch_pool(F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False))
-        return [self.branch1x1(x), b5, b3, pool]
-
-
-class _FIDInceptionC(InceptionC):
-    def _forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
-        d = x
-        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3,
-                      self.branch7x7dbl_4, self.branch7x7dbl_5):
-            d = layer(d)
-        pool = self.branch_pool(F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False))
-        return [self.branch1x1(x), b7, d, pool]
-
-
-class _FIDInceptionE(InceptionE):
-    def __init__(self, in_channels: int, max_pool: bool) -> None:
-        super().__init__(in_channels)
-        self.max_pool = max_pool  # TF's last block max-pools (Mixed_7c); the others average
-
-    def _forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        b3 = self.branch3x3_1(x)
-        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
-        d = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
-        d = torch.cat([self.branch3x3dbl_3a(d), self.branch3x3dbl_3b(d)], 1)
-        if self.max_pool:
-            pooled = F.max_pool2d(x, 3, stride=1, padding=1)
-        else:
-            pooled = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
-        return [self.branch1x1(x), b3, d, self.branch_pool(pooled)]
+    fix = (f"fetch {source.url} on a machine with internet and copy it into {folders[0]} "
+           f"(or set eval.weights_dir, or {ENV_VAR}=/path/to/{source.file_name})")
+    if not download:
+        raise WeightsUnavailable(
+            f"Inception weights '{source.file_name}' ({choice}) not found in {searched} "
+            "(downloads are off: eval.download_weights is false)", fix)
+    if not downloads_allowed():
+        raise WeightsUnavailable(
+            f"Inception weights '{source.file_name}' ({choice}) not found in {searched} "
+            f"(downloads are off: {OFFLINE_VAR} is set)", fix)
+    try:
+        return download_verified(url or source.url, hub_checkpoint_dir() / source.file_name, source.sha256), graph
+    except DownloadError as exc:
+        raise WeightsUnavailable(f"Inception weights '{source.file_name}' ({choice}) not found in {searched} "
+                                 f"and {exc}", fix) from None
 
 
 def build_inception(graph: str, num_classes: int, aux_logits: bool) -> Inception3:
     """An uninitialised Inception3 in the given graph ("torchvision" or "fid")."""
     model = Inception3(num_classes=num_classes, aux_logits=aux_logits, transform_input=False, init_weights=False)
     if graph == "fid":
-        model.Mixed_5b = _FIDInceptionA(192, pool_features=32)
-        model.Mixed_5c = _FIDInceptionA(256, pool_features=64)
-        model.Mixed_5d = _FIDInceptionA(288, pool_features=64)
-        model.Mixed_6b = _FIDInceptionC(768, channels_7x7=128)
-        model.Mixed_6c = _FIDInceptionC(768, channels_7x7=160)
-        model.Mixed_6d = _FIDInceptionC(768, channels_7x7=160)
-        model.Mixed_6e = _FIDInceptionC(768, channels_7x7=192)
-        model.Mixed_7b = _FIDInceptionE(1280, max_pool=False)
-        model.Mixed_7c = _FIDInceptionE(2048, max_pool=True)
+        # pytorch-fid's blocks (the reference port): average pools exclude padding, Mixed_7c max-pools
+        model.Mixed_5b = FIDInceptionA(192, pool_features=32)
+        model.Mixed_5c = FIDInceptionA(256, pool_features=64)
+        model.Mixed_5d = FIDInceptionA(288, pool_features=64)
+        model.Mixed_6b = FIDInceptionC(768, channels_7x7=128)
+        model.Mixed_6c = FIDInceptionC(768, channels_7x7=160)
+        model.Mixed_6d = FIDInceptionC(768, channels_7x7=160)
+        model.Mixed_6e = FIDInceptionC(768, channels_7x7=192)
+        model.Mixed_7b = FIDInceptionE_1(1280)
+        model.Mixed_7c = FIDInceptionE_2(2048)
     elif graph != "torchvision":
         raise ValueError(f"unknown Inception graph {graph!r}")
     return model
@@ -186,13 +176,15 @@ class InceptionFeatures:
         return self.model(x).double().cpu().numpy()
 
 
-def load_inception(choice: str = "torchvision", weights_dir: str = "", device: str = "cpu") -> InceptionFeatures:
-    """Build the feature extractor from a weights file on disk (see :func:`resolve_weights`).
+def load_inception(
+    choice: str = "torchvision", weights_dir: str = "", device: str = "cpu", *, download: bool = False, url: str = ""
+) -> InceptionFeatures:
+    """Build the feature extractor from a weights file on disk or downloaded (see :func:`resolve_weights`).
 
     The state_dict is read with ``torch.load(weights_only=True)`` and must match the graph's
     keys exactly; otherwise SpaganError names the file and the first mismatching keys.
     """
-    path, graph = resolve_weights(choice, weights_dir)
+    path, graph = resolve_weights(choice, weights_dir, download=download, url=url)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
