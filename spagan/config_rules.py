@@ -80,6 +80,13 @@ def inception_choice(value: Any) -> str | None:
     return "must be torchvision, fid or a path to a .pth state_dict"
 
 
+def weights_url(value: Any) -> str | None:
+    """"" (the official address) or an http(s) or file URL of a mirror."""
+    if value == "" or value.startswith(("https://", "http://", "file://")):
+        return None
+    return "must be empty (the official address) or an https://, http:// or file:// URL"
+
+
 def cron(value: Any) -> str | None:
     """A 5-field cron string as Dagster's schedules accept it (Dagster vendors croniter and adds
     the same two checks: no seconds field, no 30th/31st of February)."""
@@ -150,6 +157,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "eval.seed": (SEED,),
     "eval.inception_weights": (inception_choice,),
     "eval.weights_dir": (),  # "" = torch hub's cache
+    "eval.download_weights": (),  # a bool (the type check)
+    "eval.weights_url": (weights_url,),
     "eval.kid_subsets": (AT_LEAST_1,),
     "eval.kid_subset_size": (in_range(2),),  # the unbiased MMD^2 needs two samples per set
     "eval.batch_size": (AT_LEAST_1,),
