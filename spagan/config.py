@@ -10,8 +10,6 @@ instead of a silently ignored setting or a traceback deep in training.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,7 +20,7 @@ import yaml
 
 from spagan.config_rules import problems, show
 from spagan.errors import SpaganError
-from spagan.fileio import atomic_write_text
+from spagan.fileio import atomic_write_text, json_digest
 
 
 class ConfigError(SpaganError, ValueError):
@@ -120,7 +118,7 @@ class Config:
         """Short sha256 of the given sections (all if none), for versioning and lineage."""
         d = self.to_dict()
         picked = {s: d[s] for s in (sections or d.keys())}
-        return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+        return json_digest(picked)
 
 
 def _check_value(key: str, value: Any, tp: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Atomic file writes and file digests, shared by every module that writes results.
+"""Atomic file and folder writes and digests, shared by every module that writes results.
 
 A write goes to a temp file in the destination folder, is fsynced, then os.replace'd over the
 target: a crash at any point leaves the old file or the new one, never a truncated one.
@@ -9,7 +9,9 @@ so a Dagster daemon running as another user, or a teammate on a shared disk, can
 """
 
 import hashlib
+import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +50,35 @@ def make_temp_dir(parent: str | Path, prefix: str) -> Path:
     return tmp
 
 
+def replace_dir(new: str | Path, dest: str | Path) -> None:
+    """Swap folder `new` into place at `dest`: two renames, the first undone if the second fails;
+    the old folder is removed only once the new one is in place."""
+    new, dest = Path(new), Path(dest)
+    old = None
+    if dest.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))  # a free name
+        os.rmdir(old)
+        os.replace(dest, old)
+    try:
+        os.replace(new, dest)
+    except BaseException:
+        if old is not None:
+            os.replace(old, dest)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def link_or_copy(src: str | Path, dst: str | Path) -> None:
+    """Hard-link `src` at `dst` (no space used), or copy it where the file system cannot link.
+    Only for files that are replaced, never rewritten in place, since a link shares the bytes."""
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
     """Call write(f) on a temp file beside `path`, then move it into place atomically
     (readable as a file made by open() would be, under the current umask)."""
@@ -83,6 +114,12 @@ def file_digest(path: str | Path, algorithm: str = "sha256", chunk: int = 1 << 2
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def json_digest(value: object) -> str:
+    """16 hex digits of the sha256 of `value` as sorted-key JSON: a short, stable name for a
+    record (a config section, a set of file md5s, a lineage identity)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def file_sha256(path: str | Path) -> str:

@@ -19,15 +19,12 @@ Reading ``dvc.lock`` and ``params.yaml`` is plain YAML: this module never import
 """
 
 import csv
-import hashlib
 import io
 import json
 import logging
-import os
 import platform
 import shutil
 import subprocess
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +34,7 @@ import yaml
 from spagan.config import Config, ConfigError, config_from_dict
 from spagan.dvcfiles import dir_md5, file_md5, read_stage_lock
 from spagan.errors import SpaganError
-from spagan.fileio import file_mode, file_sha256, make_temp_dir
+from spagan.fileio import file_mode, file_sha256, json_digest, link_or_copy, make_temp_dir, replace_dir
 from spagan.run_stamp import read_stamp, stamp_digest
 
 log = logging.getLogger(__name__)
@@ -166,43 +163,23 @@ def publish_run(
     staging = make_temp_dir(model_dir.parent, f".{model_dir.name}.new-")
     try:
         for name in RUN_FILES:
-            if name == CHECKPOINT_NAME:  # checkpoints are replaced by os.replace: a hard link is safe
-                try:
-                    os.link(run_dir / name, staging / name)
-                    continue
-                except OSError:
-                    pass
-            shutil.copy2(run_dir / name, staging / name)
+            if name == CHECKPOINT_NAME:  # replaced by os.replace, never rewritten: a hard link is safe
+                link_or_copy(run_dir / name, staging / name)
+            else:  # the log is appended to by a later run: copied
+                shutil.copy2(run_dir / name, staging / name)
         (staging / CURVES_NAME).write_bytes(loss_curves_csv(staging / "train_log.jsonl"))
         lineage = build_lineage(cfg, staging, data, repo, read_stamp(run_dir))
         (staging / LINEAGE_NAME).write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
         mode = file_mode()
         for path in staging.iterdir():
             path.chmod(mode)  # copies keep the run's modes; a run from an older version may be private
-        _swap_in(staging, model_dir)
+        replace_dir(staging, model_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     log.info("published %s (data version %s, model sha256 %s)", model_dir, data["data_version"],
              lineage["model"]["sha256"][:16])
     return lineage
-
-
-def _swap_in(new: Path, target: Path) -> None:
-    """Replace folder `target` by `new`: two renames, rolled back if the second fails."""
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        os.rmdir(old)
-        os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except BaseException:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def read_lineage(model_dir: str | Path) -> dict[str, Any]:
@@ -298,6 +275,6 @@ def locked_model_lineage(repo: str | Path, stage: str = "train") -> dict[str, An
     identity = {"deps": {p: lock["deps"].get(p) for p in (lineage["data"]["manifest"], lineage["data"]["prepared"])},
                 "params": lineage["params"]["digest"], "code": lineage["code"].get("digest"),
                 "model": lineage["model"]["sha256"]}
-    version = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    version = json_digest(identity)
     return {"model_dir": model_out, "model_md5": lock["outs"][model_out], "lock": lock, "lineage": lineage,
             "problems": compare_with_lock(lineage, lock), "version": version}

@@ -10,7 +10,6 @@ the stamps agree. A finished run is never resumed: DVC re-runs the stage only wh
 changed or when asked to (``--force``), and either way the stage must train anew.
 """
 
-import hashlib
 import json
 import logging
 import shutil
@@ -19,7 +18,7 @@ from typing import Any
 
 from spagan.config import Config
 from spagan.dvcfiles import stage_definition, stage_dep_md5s
-from spagan.fileio import atomic_write_bytes
+from spagan.fileio import atomic_write_bytes, json_digest
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ def stage_stamp(repo: str | Path, stage: str, cfg: Config) -> dict[str, Any]:
 
 def stamp_digest(deps: dict[str, str]) -> str:
     """Short sha256 of a {path: md5} mapping: one value naming a set of files' contents."""
-    return hashlib.sha256(json.dumps(deps, sort_keys=True).encode()).hexdigest()[:16]
+    return json_digest(deps)
 
 
 def read_stamp(work_dir: str | Path) -> dict[str, Any] | None:

@@ -2,8 +2,6 @@
 md5s dvc.lock recorded for the `prepare` stage (built the same way for a run of the assets and
 for a `dvc repro` from a shell that the dvc.lock sensor reports)."""
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ from spagan.data.preview import contact_sheet, markdown_table, png_data_uri
 from spagan.data.schema import count_table
 from spagan.dvcfiles import RAW_DIR, file_md5, read_stage_lock
 from spagan.errors import SpaganError
+from spagan.fileio import atomic_write, json_digest
 
 PREPARE_STAGE = "prepare"
 
@@ -32,10 +31,7 @@ def preview(images_root: Path, paths: list[str], sheet_file: Path, title: str) -
     Dagster has no image metadata type, so the sheet is a base64 PNG inside markdown.
     """
     sheet = contact_sheet([images_root / p for p in paths], tile=48, cols=PREVIEW_PER_FOLDER)
-    sheet_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = sheet_file.with_name(f".{sheet_file.name}.tmp")
-    sheet.save(tmp, format="PNG")
-    tmp.replace(sheet_file)
+    atomic_write(sheet_file, lambda f: sheet.save(f, format="PNG"))
     return {
         "preview": dg.MetadataValue.md(f"**{title}**\n\n![{title}]({png_data_uri(sheet)})"),
         "preview_file": dg.MetadataValue.path(str(sheet_file)),
@@ -63,7 +59,7 @@ def prepare_lock(repo: Path) -> dict[str, Any]:
     locked = lock["outs"].get("data/manifest.csv")
     if not manifest.is_file() or locked != file_md5(manifest):
         raise SpaganError(f"{manifest}: differs from dvc.lock (run `dvc repro prepare` or `dvc checkout`)")
-    lock["signature"] = hashlib.sha256(json.dumps(lock["outs"], sort_keys=True).encode()).hexdigest()[:16]
+    lock["signature"] = json_digest(lock["outs"])
     return lock
 
 

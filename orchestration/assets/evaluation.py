@@ -7,8 +7,6 @@ Both re-materialize when the model or the data change (AutomationCondition.eager
 the sensor in orchestration/schedules.py) and on the re-evaluation schedule.
 """
 
-import hashlib
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from spagan.config import load_config
 from spagan.errors import SpaganError
 from spagan.data.preview import markdown_image
 from spagan.lineage import locked_model_lineage
+from spagan.fileio import json_digest
 
 SCORES = dg.AssetKey("evaluation_scores")
 GALLERIES = dg.AssetKey("attention_galleries")
@@ -136,7 +135,7 @@ def evaluation(context: dg.AssetExecutionContext, data_paths: DataPaths, dvc: Dv
     if metrics["checkpoint"]["sha256"] != facts["lineage"]["model"]["sha256"]:
         raise dg.Failure(description="the evaluated checkpoint is not the one lineage.json describes")
     trace = trace_metadata(facts, metrics, params.digest("eval"))
-    version = hashlib.sha256(json.dumps(trace, sort_keys=True).encode()).hexdigest()[:16]
+    version = json_digest(trace)
     context.log.info(f"evaluated model {trace['model_sha256'][:16]} on data {trace['evaluated_data_version']}: "
                      f"KID x100 a2b {kid_text(metrics['a2b']['kid_x100'])}")
     yield dg.MaterializeResult(asset_key=SCORES, data_version=dg.DataVersion(version), metadata={

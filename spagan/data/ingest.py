@@ -28,7 +28,7 @@ import pandas as pd
 from spagan.data.decode import process_star, read_source
 from spagan.data.schema import MANIFEST_COLUMNS, QUARANTINE_COLUMNS
 from spagan.data.sources import SourceItem, SourceListing, list_source
-from spagan.fileio import make_temp_dir
+from spagan.fileio import make_temp_dir, replace_dir
 
 log = logging.getLogger(__name__)
 
@@ -150,15 +150,3 @@ def ingest(
         raise
     log.info("ingested %d images, quarantined %d, ignored %d", len(manifest), len(quarantine), len(listing.ignored))
     return IngestResult(manifest, quarantine, listing.ignored, listing.kind)
-
-
-def replace_dir(new: Path, dest: Path) -> None:
-    """Swap folder `new` into place at `dest` (the old one is removed only after the swap)."""
-    old = None
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
-    os.replace(new, dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

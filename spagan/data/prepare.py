@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,10 +31,10 @@ import pandas as pd
 
 from spagan.config import DataConfig
 from spagan.dvcfiles import path_md5
-from spagan.fileio import atomic_write_text, make_temp_dir
+from spagan.fileio import atomic_write_text, link_or_copy, make_temp_dir, replace_dir
 from spagan.data.dedupe import DedupeResult, find_duplicates
 from spagan.data.demo import generate_demo
-from spagan.data.ingest import IngestResult, ingest, replace_dir
+from spagan.data.ingest import IngestResult, ingest
 from spagan.data.schema import (
     DUPLICATE_COLUMNS,
     MANIFEST_COLUMNS,
@@ -123,7 +122,7 @@ def dedupe_step(out_dir: str | Path, cfg: DataConfig) -> DedupeResult:
     tmp = make_temp_dir(out, ".prepared.tmp-")
     try:
         for rel in list(result.kept["path"]) + [m for m in result.kept["mask_path"] if m]:
-            _link_or_copy(out / "ingested" / rel, tmp / rel)
+            link_or_copy(out / "ingested" / rel, tmp / rel)  # prepared/ costs no space
         result.kept.to_csv(tmp / "manifest.csv", index=False)
         replace_dir(tmp, out / "prepared")
     except BaseException:
@@ -131,15 +130,6 @@ def dedupe_step(out_dir: str | Path, cfg: DataConfig) -> DedupeResult:
         raise
     write_csv(result.duplicates, out / "duplicates.csv")
     return result
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    # Hard links: prepared/ costs no space; copies where the file system has none.
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 def validate_step(out_dir: str | Path, cfg: DataConfig) -> pd.DataFrame:

@@ -35,7 +35,7 @@ from torch import nn
 from torchvision.models.inception import Inception3
 
 from spagan.errors import SpaganError
-from spagan.fileio import file_sha256
+from spagan.fileio import atomic_write, file_sha256
 from spagan.metrics.download import OFFLINE_VAR, DownloadError, download_verified, downloads_allowed
 
 log = logging.getLogger(__name__)
@@ -255,11 +255,8 @@ class FeatureCache:
         return None
 
     def put(self, key: str, value: np.ndarray) -> None:
-        """Store `value` for `key` (temp file + os.replace)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{key}.{os.getpid()}.tmp.npy"
-        np.save(tmp, np.asarray(value), allow_pickle=False)
-        os.replace(tmp, self.folder / f"{key}.npy")
+        """Store `value` for `key` (written atomically)."""
+        atomic_write(self.folder / f"{key}.npy", lambda f: np.save(f, np.asarray(value), allow_pickle=False))
 
 
 def extract_features(
