@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 from spagan.config import load_config, parse_overrides
 from spagan.fileio import atomic_write_bytes
+from spagan.report import DIRECTIONS, METRICS, cell, metric_value
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +32,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cyclegan": {"model.attention": False, "train.lambda_fm": 0.0},
 }
 TABLE_NAME, JSON_NAME = "ablation.md", "ablation.json"
-# (row label, direction, metric key, better); KID rows are filled from kid_x100
-ROWS = [
-    (f"{label} {d}", d, key, better)
-    for key, label, better in (
-        ("kid_x100", "KID x100", "lower"),
-        ("success_share", "classified as target", "higher"),
-        ("attention_in_mask", "attention in mask", "higher"),
-        ("attention_auc", "attention ROC AUC", "higher"),
-        ("background_l1", "background L1", "lower"),
-    )
-    for d in ("a2b", "b2a")
-]
+# (row label, direction, metric key, better), one row per metric and direction
+ROWS = [(f"{label} {d}", d, key, better) for key, label, better in METRICS for d in DIRECTIONS]
 
 
 def _flat_overrides(overrides: Sequence[str] | Mapping[str, Any] | None) -> dict[str, Any]:
@@ -53,16 +43,6 @@ def _flat_overrides(overrides: Sequence[str] | Mapping[str, Any] | None) -> dict
         for key, value in values.items():
             flat[f"{section}.{key}"] = value
     return flat
-
-
-def metric_value(metrics: dict[str, Any], direction: str, key: str) -> float | None:
-    """One number from an evaluate() result (KID: the x100 mean); None when not available."""
-    value = metrics[direction].get(key)
-    if key == "kid_x100":
-        value = value.get("mean") if isinstance(value, dict) else None
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return float(value)
 
 
 def ablation_table(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -81,12 +61,6 @@ def ablation_table(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def table_markdown(rows: list[dict[str, Any]], variants: Sequence[str]) -> str:
     """The rows as a markdown table (numbers to 3 decimals, '-' where a metric is unavailable)."""
-
-    def cell(v: Any) -> str:
-        if v is None:
-            return "-"
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
-
     lines = ["| metric | better | " + " | ".join(variants) + " |", "|---|---|" + "---|" * len(variants)]
     for row in rows:
         lines.append(f"| {row['metric']} | {row['better']} | " + " | ".join(cell(row[v]) for v in variants) + " |")

@@ -42,10 +42,11 @@ from spagan.metrics.features import (
 )
 from spagan.metrics.kid import kid_from_features
 from spagan.metrics.localisation import attention_auc, attention_in_mask, background_l1, nanmean
+from spagan.report import METRICS_NAME
 
 log = logging.getLogger(__name__)
 
-METRICS_NAME = "metrics.json"
+
 GALLERY_DIR = "gallery"
 # direction -> (source test folder, target test folder, target domain label)
 DIRECTIONS = {"a2b": ("testA", "testB", "B"), "b2a": ("testB", "testA", "A")}

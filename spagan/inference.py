@@ -12,9 +12,8 @@ from spagan.config import Config, config_from_dict
 from spagan.device import pick_device
 from spagan.errors import SpaganError
 from spagan.models import apply_attention, build_networks
+from spagan.report import DIRECTIONS
 from spagan.sizing import crop, min_side, pad_to_multiple
-
-DIRECTIONS = ("a2b", "b2a")
 
 
 @dataclass

@@ -35,11 +35,11 @@ from spagan.config import Config, ConfigError, config_from_dict
 from spagan.dvcfiles import dir_md5, file_md5, read_stage_lock
 from spagan.errors import SpaganError
 from spagan.fileio import file_mode, file_sha256, json_digest, link_or_copy, make_temp_dir, replace_dir
+from spagan.report import CHECKPOINT_NAME
 from spagan.run_stamp import read_stamp, stamp_digest
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_NAME = "checkpoint.pt"  # spagan.checkpoint.CHECKPOINT_NAME (not imported: it imports torch)
 LINEAGE_NAME = "lineage.json"
 CURVES_NAME = "loss_curves.csv"  # train_log.jsonl as CSV: DVC plots read CSV/JSON, not JSON lines
 RUN_FILES = (CHECKPOINT_NAME, "config.yaml", "train_log.jsonl", "metrics.json")

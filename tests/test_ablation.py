@@ -61,7 +61,8 @@ def test_three_variants_same_budget_one_table(tmp_path):
     assert rows["attention in mask a2b"]["cyclegan"] == pytest.approx(mask_share, abs=1e-6)
     assert rows["KID x100 a2b"]["spagan"] is None  # offline: not computed, never invented
     for n in names:
-        assert rows["background L1 a2b"][n] == pytest.approx(report["variants"][n]["metrics"]["a2b"]["background_l1"])
+        a2b = report["variants"][n]["metrics"]["a2b"]
+        assert rows["background L1 [0,1] a2b"][n] == pytest.approx(a2b["background_l1"])
         assert (tmp_path / "abl" / n / "eval" / "gallery" / "a2b.png").is_file()
     text = (tmp_path / "abl" / TABLE_NAME).read_text()
     assert "spagan ablation ..." in text and "| metric | better | spagan | spagan_no_fm | cyclegan |" in text

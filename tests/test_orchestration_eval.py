@@ -98,7 +98,7 @@ def test_evaluation_assets_trace_to_dvc_lock(project):
         assert scores[f"{d}_background_l1"] == pytest.approx(metrics[d]["background_l1"])
         assert galleries[f"{d}_file"] == str(out / "gallery" / f"{d}.png") and (out / "gallery" / f"{d}.png").is_file()
         assert "data:image/png;base64," in galleries[d] and "KID x100 unavailable" in galleries[d]
-    assert "| success_share |" in scores["scores"]
+    assert "| classified as target |" in scores["scores"]
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["no_regression"].passed
     assert checks["no_regression"].metadata["compared_with"].value == "nothing (first evaluation)"

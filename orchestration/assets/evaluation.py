@@ -7,7 +7,6 @@ Both re-materialize when the model or the data change (AutomationCondition.eager
 the sensor in orchestration/schedules.py) and on the re-evaluation schedule.
 """
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -21,49 +20,34 @@ from spagan.config import load_config
 from spagan.errors import SpaganError
 from spagan.data.preview import markdown_image
 from spagan.lineage import locked_model_lineage
+from spagan.report import DIRECTIONS, METRICS, METRICS_NAME, SCORE_KEYS, cell, kid_text, metric_value, report_rows
 from spagan.fileio import json_digest
 
 SCORES = dg.AssetKey("evaluation_scores")
 GALLERIES = dg.AssetKey("attention_galleries")
-DIRECTIONS = ("a2b", "b2a")  # spagan.evaluate.DIRECTIONS (not imported here: it imports torch)
 EVAL_DIR = "evaluation"  # below the data root: metrics.json and gallery/{a2b,b2a}.png
 # Inception features by content hash, below the DVC repo and shared with the DVC `evaluate` stage
 # (--cache-dir runs/eval_feature_cache): a re-evaluation of unchanged images computes nothing.
 FEATURE_CACHE = "runs/eval_feature_cache"
-SCORE_KEYS = ("success_share", "attention_in_mask", "attention_auc", "background_l1")
 GALLERY_SIDE = 384  # px: longest side of the inline thumbnails
 _EAGER = dg.AutomationCondition.eager()  # model or test data updated -> evaluate again
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-
-
-def kid_text(kid: dict[str, Any]) -> str:
-    """`1.23 +/- 0.45` or `unavailable: <reason>; fix: <fix>` (never a made-up number)."""
-    if "mean" in kid:
-        return f"{kid['mean']:.3f} +/- {kid['std']:.3f}"
-    return f"unavailable: {kid.get('reason', 'not computed')}; fix: {kid.get('fix', '-')}"
 
 
 def score_metadata(metrics: dict[str, Any]) -> dict[str, Any]:
     """Flat metadata per direction (`a2b_kid_x100`, `a2b_success_share`, ...) plus a markdown table."""
     meta: dict[str, Any] = {}
-    rows = ["| metric | a2b | b2a |", "|---|---|---|",
-            "| KID x100 | " + " | ".join(kid_text(metrics[d]["kid_x100"]) for d in DIRECTIONS) + " |"]
     for d in DIRECTIONS:
         kid = metrics[d]["kid_x100"]
         if "mean" in kid:
             meta[f"{d}_kid_x100"] = float(kid["mean"])
             meta[f"{d}_kid_x100_std"] = float(kid["std"])
         else:
-            meta[f"{d}_kid_x100"] = kid_text(kid)
+            meta[f"{d}_kid_x100"] = kid_text(kid, reason=True)
         for key in SCORE_KEYS:
-            if (value := _number(metrics[d].get(key))) is not None:
+            if (value := metric_value(metrics, d, key)) is not None:
                 meta[f"{d}_{key}"] = value
-    for key in SCORE_KEYS:
-        cells = [_number(metrics[d].get(key)) for d in DIRECTIONS]
-        rows.append(f"| {key} | " + " | ".join("-" if c is None else f"{c:.3f}" for c in cells) + " |")
+    rows = ["| metric | " + " | ".join(DIRECTIONS) + " |", "|---|---|---|"]
+    rows += ["| " + " | ".join(row) + " |" for row in report_rows(metrics)]
     meta["scores"] = dg.MetadataValue.md("\n".join(rows))
     return meta
 
@@ -76,8 +60,9 @@ def gallery_metadata(metrics: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         if not m.get("gallery"):
             continue
         path = out_dir / m["gallery"]
-        scores = ", ".join(f"{k} {v:.3f}" for k in SCORE_KEYS if (v := _number(m.get(k))) is not None)
-        text = (f"**{m['source']} -> {m['target']}**: KID x100 {kid_text(m['kid_x100'])}; {scores}\n\n"
+        scores = ", ".join(f"{label} {cell(v)}" for key, label, _ in METRICS
+                           if key in SCORE_KEYS and (v := metric_value(metrics, d, key)) is not None)
+        text = (f"**{m['source']} -> {m['target']}**: KID x100 {kid_text(m['kid_x100'], reason=True)}; {scores}\n\n"
                 f"columns: input | attention overlay | translation | reconstruction\n\n"
                 + markdown_image(path, f"{d} gallery", GALLERY_SIDE))
         meta[d] = dg.MetadataValue.md(text)
@@ -120,7 +105,7 @@ def trace_metadata(facts: dict[str, Any], metrics: dict[str, Any], eval_digest: 
 )
 def evaluation(context: dg.AssetExecutionContext, data_paths: DataPaths, dvc: DvcCli):
     """Score the model dvc.lock names on the prepared test data (spagan.evaluate.evaluate)."""
-    from spagan.evaluate import METRICS_NAME, evaluate  # torch: imported when evaluating only
+    from spagan.evaluate import evaluate  # torch: imported when evaluating only
 
     params = load_config(data_paths.params_path())
     try:
@@ -137,7 +122,7 @@ def evaluation(context: dg.AssetExecutionContext, data_paths: DataPaths, dvc: Dv
     trace = trace_metadata(facts, metrics, params.digest("eval"))
     version = json_digest(trace)
     context.log.info(f"evaluated model {trace['model_sha256'][:16]} on data {trace['evaluated_data_version']}: "
-                     f"KID x100 a2b {kid_text(metrics['a2b']['kid_x100'])}")
+                     f"KID x100 a2b {kid_text(metrics['a2b']['kid_x100'], reason=True)}")
     yield dg.MaterializeResult(asset_key=SCORES, data_version=dg.DataVersion(version), metadata={
         **score_metadata(metrics), **trace, "metrics_file": dg.MetadataValue.path(str(out / METRICS_NAME)),
         "feature_cache": dg.MetadataValue.json(metrics["run"]["feature_cache"] or {"used": False}),

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from spagan.config import load_config
+from spagan.report import DIRECTIONS, METRICS_NAME, report_rows
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,24 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
 def summary_table(metrics: dict[str, Any]) -> str:
     """A short plain-text table of the headline numbers per direction."""
-    rows = [("", "a2b", "b2a")]
-    kid = []
-    for name in ("a2b", "b2a"):
-        k = metrics[name]["kid_x100"]
-        kid.append(f"{k['mean']:.2f} +/- {k['std']:.2f}" if "mean" in k else "unavailable")
-    rows.append(("KID x100", *kid))
-    for key, label in (("success_share", "classified as target"), ("attention_in_mask", "attention in mask"),
-                       ("attention_auc", "attention ROC AUC"), ("background_l1", "background L1 [0,1]")):
-        rows.append((label, *(_fmt(metrics[n][key]) for n in ("a2b", "b2a"))))
-    rows.append(("gallery", *(str(metrics[n]["gallery"] or "-") for n in ("a2b", "b2a"))))
+    rows = [("", *DIRECTIONS), *report_rows(metrics),
+            ("gallery", *(str(metrics[d]["gallery"] or "-") for d in DIRECTIONS))]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     ckpt, data = metrics["checkpoint"], metrics["data"]
     lines.append(f"model sha256 {ckpt['sha256'][:16]}  data version {data['data_version'] or 'unknown'}")
     k = metrics["a2b"]["kid_x100"]
@@ -59,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         print("dry run: a real evaluation would start")
         print(plan)
         return 0
-    from spagan.evaluate import METRICS_NAME, evaluate
+    from spagan.evaluate import evaluate
 
     metrics = evaluate(cfg.eval, args.checkpoint, args.data, args.out, device=args.device, cache_dir=args.cache_dir)
     if args.json:
