@@ -69,7 +69,7 @@ def worker(args: argparse.Namespace) -> None:
     from spagan.device import autocast_factory, pick_device
     from spagan.image_pool import ImagePool
     from spagan.step import SpaGanStep
-    from spagan.train import build_trainables
+    from spagan.train_state import build_trainables
 
     overrides = [f"train.image_size={args.size}", f"train.batch_size={args.batch}", f"model.ngf={args.ngf}",
                  f"model.n_blocks={args.n_blocks}", f"train.fuse_passes={args.fuse}", *setting_overrides(args.setting)]
