@@ -39,3 +39,19 @@ def test_rng_state_stored_as_another_tensor_type_still_resumes(tiny_data, tmp_pa
     run = new_run(cfg_with(), torch.device("cpu"), 4, 4)
     restore(run, load_checkpoint(path))
     assert run.step == 2
+
+
+def test_bf16_checkpoint_resumed_in_fp32_trains(tiny_data, tmp_path):
+    # A GPU run under train.amp=auto (bf16) resumed where auto means off (the CPU): the stored
+    # setting is the same `auto`, so the config check lets it resume; the pools then hold bf16
+    # fakes (as checkpoints saved them before the pool stored float32) and D runs in fp32.
+    train(cfg_with("train.max_steps=2", "train.amp=on"), tiny_data, tmp_path / "run", device="cpu")
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = load_checkpoint(path)
+    state["config"]["train"]["amp"] = "auto"
+    for pool in state["pools"].values():
+        pool["images"] = [t.to(torch.bfloat16) for t in pool["images"]]
+    save_checkpoint(state, path)
+    result = train(cfg_with("train.max_steps=8"), tiny_data, tmp_path / "run", device="cpu", resume=True)
+    assert result.resumed_from == 2 and result.steps == 8
+    assert all(torch.isfinite(torch.tensor(v)) for v in result.losses.values())
