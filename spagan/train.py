@@ -27,13 +27,13 @@ from spagan.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from spagan.config import Config, save_config
 from spagan.dataset import UnpairedRun, domain_files
 from spagan.device import autocast_factory, loader_workers, pick_device
-from spagan.distributed import (DistInfo, average_gradients, broadcast_parameters, gather_strings, init_from_env,
-                                shutdown, weights_digest)
+from spagan.distributed import (DistInfo, average_gradients, broadcast_parameters, gather_objects, gather_strings,
+                                init_from_env, shutdown, step_outcome, weights_digest)
 from spagan.errors import SpaganError
 from spagan.imageio import atomic_write_bytes
-from spagan.step import NonFiniteLoss, SpaGanStep
-from spagan.train_state import (RunState, build_trainables, checkpoint_state, lr_factor, new_run, resume_run,
-                                schedule_length)
+from spagan.step import LOSS_NAMES, NonFiniteLoss, SpaGanStep, non_finite
+from spagan.train_state import (RunState, build_trainables, checkpoint_state, lr_factor, new_run, rank_state,
+                                resume_run, schedule_length)
 
 __all__ = ["TrainResult", "build_trainables", "lr_factor", "result_dict", "schedule_length", "train"]
 
@@ -72,8 +72,8 @@ def train(
 
     resume: False starts fresh; True continues from out_dir/checkpoint.pt (error if its model/
     train config differs); "auto" continues when a matching checkpoint exists, else starts fresh.
-    on_progress(info) is called after every step; should_stop() is polled after every step and
-    ends training early (with a checkpoint) when it returns True.
+    should_stop() is polled at every step and, when it returns True, ends training after that
+    step (with a checkpoint); on_progress(info) is called after every step.
     """
     files_a, files_b = _training_files(cfg, data_dir)
     dev, dist_info = _join_processes(pick_device(device))
@@ -95,8 +95,8 @@ def train(
     loader = _loader(run, files_a, files_b, dist_info)
     losses = _run_steps(run, loader, ckpt_path, log_path, dist_info, on_progress, should_stop)
 
-    if dist_info.is_main and not ckpt_path.exists():  # resumed at the end already, or total == 0
-        save_checkpoint(checkpoint_state(run), ckpt_path)
+    if run.step == 0:  # no step to train (total == 0): still leave a checkpoint
+        _save(run, ckpt_path, dist_info)
     digests = gather_strings(weights_digest(run.modules), dist_info)  # equal when ranks stayed in sync
     shutdown(dist_info)
     return _finish(run, out_dir, losses, resumed_from, digests, dist_info, time.perf_counter() - started)
@@ -164,11 +164,15 @@ def _run_steps(run: RunState, loader: DataLoader, ckpt_path: Path, log_path: Pat
             epoch = run.step // run.steps_per_epoch
             real_a = items["A"].to(dev, non_blocking=True, memory_format=run.fmt)
             real_b = items["B"].to(dev, non_blocking=True, memory_format=run.fmt)
-            try:
-                losses = run_step(real_a, real_b)
-            except NonFiniteLoss as exc:
-                raise NonFiniteLoss(f"step {run.step + 1}: {exc}; training stopped, the last good "
-                                    f"checkpoint is kept at {ckpt_path}") from None
+            # One transfer per step: the losses, and (several processes) the agreed stop and
+            # non-finite flags. No checkpoint is ever written after a non-finite step.
+            values, stop_asked, diverged = step_outcome(run_step.losses(real_a, real_b),
+                                                        should_stop is not None and should_stop(), dist_info)
+            losses = dict(zip(LOSS_NAMES, values))
+            if diverged:
+                why = non_finite(losses) or "a loss became non-finite in another process"
+                raise NonFiniteLoss(f"step {run.step + 1}: {why}; training stopped, the last good "
+                                    f"checkpoint is kept at {ckpt_path}")
             lr = run.sched_G.get_last_lr()[0]
             run.sched_G.step()
             run.sched_D.step()
@@ -180,21 +184,19 @@ def _run_steps(run: RunState, loader: DataLoader, ckpt_path: Path, log_path: Pat
                 log_file.flush()
             if on_progress is not None:
                 on_progress(info)
-            stop_now = run.step >= run.total or _agree(should_stop is not None and should_stop(), dist_info)
-            if dist_info.is_main and (run.step % t_cfg.checkpoint_every == 0 or stop_now):
-                save_checkpoint(checkpoint_state(run), ckpt_path)
+            stop_now = run.step >= run.total or stop_asked
+            if run.step % t_cfg.checkpoint_every == 0 or stop_now:
+                _save(run, ckpt_path, dist_info)
             if stop_now:
                 break
     return losses
 
 
-def _agree(flag: bool, info: DistInfo) -> bool:
-    """True on every rank when any rank says True (a stop request must stop all processes)."""
-    if not info.enabled:
-        return flag
-    t = torch.tensor([int(flag)])
-    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-    return bool(t.item())
+def _save(run: RunState, ckpt_path: Path, dist_info: DistInfo) -> None:
+    """Checkpoint with every process's pools and RNG (a collective: every rank calls it)."""
+    ranks = gather_objects(rank_state(run), dist_info)
+    if dist_info.is_main:
+        save_checkpoint(checkpoint_state(run, ranks), ckpt_path)
 
 
 def _finish(run: RunState, out_dir: Path, losses: dict[str, float], resumed_from: int, digests: list[str],

@@ -28,7 +28,8 @@ from spagan.models import Networks, build_networks, compile_networks
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = 1
+# 2: pools and RNG per process ("ranks"); 1 (still read): rank 0's only ("pools", "rng").
+CHECKPOINT_FORMAT = 2
 
 
 def lr_factor(step: int, steps_per_epoch: int, epochs: int, epochs_decay: int) -> float:
@@ -82,6 +83,8 @@ class RunState:
     steps_per_epoch: int
     total: int               # steps the schedule asks for
     step: int = 0            # global step reached
+    rank: int = 0            # this process, of `world` (torchrun)
+    world: int = 1
 
     @property
     def modules(self) -> list[torch.nn.Module]:
@@ -103,18 +106,24 @@ def new_run(cfg: Config, dev: torch.device, n_a: int, n_b: int, rank: int = 0, w
                     sched_G=torch.optim.lr_scheduler.LambdaLR(opt_G, factor),
                     sched_D=torch.optim.lr_scheduler.LambdaLR(opt_D, factor),
                     pool_A=ImagePool(t_cfg.pool_size, pool_seed + 1), pool_B=ImagePool(t_cfg.pool_size, pool_seed + 2),
-                    fmt=fmt, steps_per_epoch=steps_per_epoch, total=total)
+                    fmt=fmt, steps_per_epoch=steps_per_epoch, total=total, rank=rank, world=world)
 
 
-def checkpoint_state(run: RunState) -> dict[str, Any]:
-    """The dict a checkpoint file holds (tensors as they are; torch.save keeps their devices)."""
+def rank_state(run: RunState) -> dict[str, Any]:
+    """What differs between processes: this rank's image pools and RNG state (CPU tensors)."""
+    return {"pools": {"A": run.pool_A.state_dict(), "B": run.pool_B.state_dict()},
+            "rng": {"torch": torch.get_rng_state()}}
+
+
+def checkpoint_state(run: RunState, ranks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The dict a checkpoint file holds. `ranks`: every process's rank_state() in rank order
+    (default: this process's only), so a resumed multi-process run is the run it continues."""
     return {
         "format": CHECKPOINT_FORMAT,
         "networks": {k: m.state_dict() for k, m in run.nets.modules().items()},
         "optim": {"G": run.opt_G.state_dict(), "D": run.opt_D.state_dict()},
         "sched": {"G": run.sched_G.state_dict(), "D": run.sched_D.state_dict()},
-        "pools": {"A": run.pool_A.state_dict(), "B": run.pool_B.state_dict()},
-        "rng": {"torch": torch.get_rng_state()},
+        "ranks": ranks if ranks is not None else [rank_state(run)],
         "step": run.step,
         "epoch": run.step // run.steps_per_epoch,
         "total_steps": run.total,
@@ -133,9 +142,15 @@ def restore(run: RunState, state: dict[str, Any]) -> None:
     run.opt_D.load_state_dict(state["optim"]["D"])
     run.sched_G.load_state_dict(state["sched"]["G"])
     run.sched_D.load_state_dict(state["sched"]["D"])
-    run.pool_A.load_state_dict(state["pools"]["A"], run.device)
-    run.pool_B.load_state_dict(state["pools"]["B"], run.device)
-    torch.set_rng_state(_byte_state(state["rng"]["torch"]))
+    ranks = state.get("ranks") or [{"pools": state["pools"], "rng": state["rng"]}]  # format 1: rank 0's
+    if len(ranks) != run.world:
+        log.warning("checkpoint holds the pools and RNG of %d process(es), this run has %d: each process "
+                    "takes process %d's (modulo), so the resumed run differs from an uninterrupted one",
+                    len(ranks), run.world, run.rank % len(ranks))
+    own = ranks[run.rank % len(ranks)]
+    run.pool_A.load_state_dict(own["pools"]["A"], run.device)
+    run.pool_B.load_state_dict(own["pools"]["B"], run.device)
+    torch.set_rng_state(_byte_state(own["rng"]["torch"]))
     run.step = int(state["step"])
 
 

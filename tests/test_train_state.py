@@ -34,7 +34,7 @@ def test_rng_state_stored_as_another_tensor_type_still_resumes(tiny_data, tmp_pa
     train(cfg_with("train.max_steps=2"), tiny_data, tmp_path / "run", device="cpu")
     path = tmp_path / "run" / "checkpoint.pt"
     state = load_checkpoint(path)
-    state["rng"]["torch"] = state["rng"]["torch"].to(torch.int64)  # not a ByteTensor
+    state["ranks"][0]["rng"]["torch"] = state["ranks"][0]["rng"]["torch"].to(torch.int64)  # not a ByteTensor
     save_checkpoint(state, path)
     run = new_run(cfg_with(), torch.device("cpu"), 4, 4)
     restore(run, load_checkpoint(path))
@@ -49,9 +49,24 @@ def test_bf16_checkpoint_resumed_in_fp32_trains(tiny_data, tmp_path):
     path = tmp_path / "run" / "checkpoint.pt"
     state = load_checkpoint(path)
     state["config"]["train"]["amp"] = "auto"
-    for pool in state["pools"].values():
+    for pool in state["ranks"][0]["pools"].values():
         pool["images"] = [t.to(torch.bfloat16) for t in pool["images"]]
     save_checkpoint(state, path)
     result = train(cfg_with("train.max_steps=8"), tiny_data, tmp_path / "run", device="cpu", resume=True)
     assert result.resumed_from == 2 and result.steps == 8
     assert all(torch.isfinite(torch.tensor(v)) for v in result.losses.values())
+
+
+def test_format_1_checkpoint_still_resumes(tiny_data, tmp_path):
+    # Format 1 kept one process's pools and RNG at the top level.
+    train(cfg_with("train.max_steps=2"), tiny_data, tmp_path / "run", device="cpu")
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = load_checkpoint(path)
+    assert state["format"] == 2 and len(state["ranks"]) == 1
+    own = state.pop("ranks")[0]
+    state.update(format=1, pools=own["pools"], rng=own["rng"])
+    save_checkpoint(state, path)
+    run = new_run(cfg_with(), torch.device("cpu"), 4, 4)
+    restore(run, load_checkpoint(path))
+    assert run.step == 2 and len(run.pool_A.images) == 2
+    assert torch.equal(run.pool_A.rng.get_state(), own["pools"]["A"]["rng"])
