@@ -1,7 +1,7 @@
 """SPA-GAN training loop: data, schedule, checkpoints, logging, resume.
 
 `train(cfg, data_dir, out_dir)` writes into out_dir:
-  checkpoint.pt     networks, optimisers, schedulers, image pools, RNG, step/epoch, config
+  checkpoint.pt     networks, optimisers, schedulers, every process's image pools and RNG, step/epoch, config
   config.yaml       the resolved config of this run
   train_log.jsonl   one JSON line per logged step: losses, learning rate, images/s
   metrics.json      final training metrics (written at the end)
