@@ -17,6 +17,11 @@ readings (it times itself with time.perf_counter, which would otherwise see only
 
 Settings: `+`-joined switches over fp32 eager: bf16 (train.amp on), cl (train.channels_last on),
 compile (train.compile on). Every setting also fixes train.fuse_passes (--fuse, default auto).
+
+Backend settings on CUDA, the same for every variant (the yardstick included) and recorded in
+each result: cuDNN's autotuner on (as train() sets it for its fixed crop size), and torch's
+defaults for float32, under which convolutions run in TF32 (cudnn.allow_tf32 = True) while
+matmuls stay fp32: so "fp32" rows on CUDA are labelled "fp32 (TF32 conv)".
 """
 
 import argparse
@@ -33,22 +38,45 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference" / "cyclegan_step.py"
 SWITCHES = {"bf16": "train.amp=on", "cl": "train.channels_last=on", "compile": "train.compile=on"}
 
-# Runs the yardstick as it is, on CUDA when asked, and reports its peak memory.
+# Runs the yardstick as it is, on CUDA when asked (with our cuDNN autotuner setting, so both
+# sides run the same backend), and reports its peak memory and backend flags.
 REFERENCE_RUNNER = """
-import resource, runpy, sys, time
+import json, resource, runpy, sys, time
 import torch
 path, device = sys.argv[1], sys.argv[2]
 sys.argv = [path] + sys.argv[3:]
 if device == "cuda":
     torch.set_default_device("cuda")
+    torch.backends.cudnn.benchmark = True  # as spagan.device.configure_backends does for training
     clock = time.perf_counter
     time.perf_counter = lambda: (torch.cuda.synchronize(), clock())[1]
 runpy.run_path(path, run_name="__main__")
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 if device == "cuda":
     print("CUDA_PEAK", torch.cuda.max_memory_allocated() / 2**20)
+    print("FLAGS", json.dumps({"cudnn_benchmark": torch.backends.cudnn.benchmark,
+                               "tf32_conv": torch.backends.cudnn.allow_tf32,
+                               "tf32_matmul": torch.backends.cuda.matmul.allow_tf32}))
 print("RSS_PEAK", peak)
 """
+
+
+def backend_flags(device_type: str) -> dict:
+    """The CUDA backend settings that change speed and numerics (empty on the CPU)."""
+    import torch
+
+    if device_type != "cuda":
+        return {}
+    return {"cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+            "tf32_conv": bool(torch.backends.cudnn.allow_tf32),
+            "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32)}
+
+
+def setting_label(setting: str, flags: dict) -> str:
+    """How a setting reads in the table: float32 settings on CUDA say when convolutions are TF32."""
+    if "bf16" not in setting.split("+") and flags.get("tf32_conv"):
+        return f"{setting} (TF32 conv)"
+    return setting
 
 
 def setting_overrides(setting: str) -> list[str]:
@@ -69,7 +97,7 @@ def worker(args: argparse.Namespace) -> None:
     from spagan.device import autocast_factory, pick_device
     from spagan.image_pool import ImagePool
     from spagan.step import SpaGanStep
-    from spagan.train import build_trainables
+    from spagan.train_state import build_trainables
 
     # load_size follows the crop size: the step is timed on ready tensors, nothing is loaded or cropped.
     overrides = [f"train.image_size={args.size}", f"train.load_size={args.size}", f"train.batch_size={args.batch}",
@@ -99,7 +127,8 @@ def worker(args: argparse.Namespace) -> None:
         elif it == args.warmup - 1 and dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
     out = {"median_s": statistics.median(times), "times": times, "wall_s": time.perf_counter() - started,
-           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "device": str(dev)}
+           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "device": str(dev),
+           "backend": backend_flags(dev.type)}
     if dev.type == "cuda":
         out["cuda_max_allocated_mib"] = torch.cuda.max_memory_allocated() / 2**20
         out["gpu"] = torch.cuda.get_device_name()
@@ -117,9 +146,11 @@ def run_reference(size: int, args: argparse.Namespace) -> dict:
     if res.returncode:
         raise SystemExit(f"reference at {size}px failed:\n{res.stderr[-2000:]}")
     lines = res.stdout.strip().splitlines()
-    tagged = dict(line.split() for line in lines if line.startswith(("RSS_PEAK", "CUDA_PEAK")))
-    median = float(next(line for line in lines if not line.startswith(("RSS_PEAK", "CUDA_PEAK"))))
-    out = {"median_s": median, "peak_rss_mib": float(tagged["RSS_PEAK"]), "device": device}
+    tags = ("RSS_PEAK", "CUDA_PEAK", "FLAGS")
+    tagged = dict(line.split(maxsplit=1) for line in lines if line.startswith(tags))
+    median = float(next(line for line in lines if not line.startswith(tags)))
+    out = {"median_s": median, "peak_rss_mib": float(tagged["RSS_PEAK"]), "device": device,
+           "backend": json.loads(tagged.get("FLAGS", "{}"))}
     if "CUDA_PEAK" in tagged:
         out["cuda_max_allocated_mib"] = float(tagged["CUDA_PEAK"])
     return out
@@ -159,7 +190,7 @@ def report(results: dict, args: argparse.Namespace) -> list[dict]:
     rows = []
     print(f"\nTraining step, ngf {args.ngf}, {args.n_blocks} blocks, device {args.device}, fuse_passes {args.fuse}, "
           f"{os.cpu_count()} CPUs, {args.rounds} round(s) x {args.iters} timed steps (median of medians)")
-    header = (f"{'size':>5} {'batch':>5} {'setting':>16} {'variant':>10} {'s/step':>9} {'img/s':>8} "
+    header = (f"{'size':>5} {'batch':>5} {'setting':>20} {'variant':>10} {'s/step':>9} {'img/s':>8} "
               f"{'vs cyclegan':>11} {'vs fp32':>8} {'peak MiB':>9}")
     print(header)
     print("-" * len(header))
@@ -171,12 +202,17 @@ def report(results: dict, args: argparse.Namespace) -> list[dict]:
         row = {"size": size, "batch": batch, "setting": setting, "variant": variant, "s_per_step": s,
                "images_per_s": 2 * batch / s, "vs_cyclegan": s / base if base else None,
                "speedup_vs_fp32": fp32 / s if fp32 else None, "peak_mib": peak, "device": runs[0].get("device"),
-               "gpu": runs[0].get("gpu")}
+               "gpu": runs[0].get("gpu"), "backend": runs[0].get("backend") or {},
+               "label": setting_label(setting, runs[0].get("backend") or {})}
         rows.append(row)
         vs_base = f"{row['vs_cyclegan']:.3f}x" if base else "-"
         vs_fp32 = f"{row['speedup_vs_fp32']:.2f}x" if fp32 else "-"
-        print(f"{size:>5} {batch:>5} {setting:>16} {variant:>10} {s:>9.4f} {row['images_per_s']:>8.2f} "
+        print(f"{size:>5} {batch:>5} {row['label']:>20} {variant:>10} {s:>9.4f} {row['images_per_s']:>8.2f} "
               f"{vs_base:>11} {vs_fp32:>8} {peak:>9.0f}")
+    backends = {json.dumps(r["backend"], sort_keys=True) for r in rows if r["backend"]}
+    if backends:
+        same = "the same for every row" if len(backends) == 1 else "DIFFERENT between rows (see the JSON)"
+        print(f"CUDA backend ({same}): {', '.join(sorted(backends))}")
     print()
     for (size, batch, setting, variant), s in med.items():
         if variant == "spagan" and (size, batch, setting, "cyclegan") in med:

@@ -40,8 +40,14 @@ def autocast_factory(amp: str, device: torch.device) -> Callable[[], contextlib.
 
 
 def memory_format(channels_last: str, device: torch.device) -> torch.memory_format:
-    """channels_last when switched on (auto: CUDA only), else contiguous."""
-    return torch.channels_last if _switch(channels_last, device) else torch.contiguous_format
+    """channels_last only when switched on; `auto` is contiguous on every device.
+
+    Why not on CUDA: instance norm and reflection padding return NCHW tensors, so most
+    convolutions of these networks would convert the layout on the way in and out (about 19%
+    more low-level ops per demo step, counted on a CPU), and on the CPU it measured slower
+    (BENCHMARKS.md). `auto` turns it on only once a GPU measurement (scripts/gpu-check) shows a gain.
+    """
+    return torch.channels_last if channels_last == "on" else torch.contiguous_format
 
 
 # Loader workers on CUDA under `auto`: enough to decode, resize and crop ahead of a fast GPU step

@@ -9,8 +9,10 @@ from rank 0's weights and applies the same averaged gradient, so weights stay id
 """
 
 import hashlib
+import math
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -75,11 +77,47 @@ def weights_digest(modules: list[torch.nn.Module]) -> str:
 
 def gather_strings(value: str, info: DistInfo) -> list[str]:
     """Every rank's `value`, in rank order (a list of one without torchrun)."""
+    return gather_objects(value, info)
+
+
+def gather_objects(value: Any, info: DistInfo) -> list[Any]:
+    """Every rank's picklable `value`, in rank order (a list of one without torchrun)."""
     if not info.enabled:
         return [value]
-    out: list[str] = [""] * info.world_size
+    out: list[Any] = [None] * info.world_size
     dist.all_gather_object(out, value)
     return out
+
+
+def collective_device(backend: str | None = None) -> torch.device:
+    """Where tensors for a collective of `backend` (default: the process group's) must live:
+    NCCL only takes CUDA tensors (on this process's GPU), gloo takes CPU tensors."""
+    backend = str(backend or dist.get_backend()).lower()
+    if backend == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def step_outcome(losses: torch.Tensor, stop_asked: bool, info: DistInfo) -> tuple[list[float], bool, bool]:
+    """(this rank's losses as floats, whether any rank asked to stop, whether any rank's losses
+    are non-finite), with one device-to-host transfer per step.
+
+    One process: the losses are fetched and checked on the host; nothing else runs. Several:
+    both flags are computed on the device and all-reduced (MAX) on the process group's device
+    together, then fetched in the same transfer as the losses, so a rank whose loss went
+    non-finite stops every rank at the same step instead of leaving them blocked in the next
+    gradient all-reduce.
+    """
+    if not info.enabled:
+        values = losses.float().tolist()
+        return values, stop_asked, not all(math.isfinite(v) for v in values)
+    dev = collective_device()
+    # torch.full writes on the device (no host-to-device copy, which would wait for the GPU).
+    flags = torch.stack([torch.full((), float(stop_asked), device=losses.device),
+                         (~torch.isfinite(losses)).any().float()]).to(dev)
+    dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+    fetched = torch.cat([losses.float().to(dev), flags]).tolist()
+    return fetched[:-2], fetched[-2] > 0, fetched[-1] > 0
 
 
 def shutdown(info: DistInfo) -> None:

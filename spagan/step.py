@@ -13,6 +13,7 @@ the step computes exactly CycleGAN's losses.
 """
 
 import contextlib
+import math
 from collections.abc import Callable
 
 import torch
@@ -30,8 +31,12 @@ from spagan.models import Networks, apply_attention
 FUSE_MAX_PIXELS = 128 * 128
 
 
+# The order of SpaGanStep.losses(): total generator objective, its parts, the two D losses.
+LOSS_NAMES = ("G", "G_gan", "cycle", "identity", "fm", "D_A", "D_B")
+
+
 class NonFiniteLoss(SpaganError):
-    """A loss became NaN or infinite; training stops before the weights are saved."""
+    """A loss became NaN or infinite; training stops and keeps the last checkpoint written before."""
 
 
 class SpaGanStep:
@@ -81,7 +86,19 @@ class SpaGanStep:
         return list(zip(out.split(sizes), feat.split(sizes)))
 
     def __call__(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, float]:
-        """Run one step on a batch of A and B images; returns the losses as floats."""
+        """Run one step on a batch of A and B images; returns the losses as floats (one
+        device-to-host transfer); NonFiniteLoss when one is NaN or infinite."""
+        losses = dict(zip(LOSS_NAMES, self.losses(real_a, real_b).tolist()))
+        if (why := non_finite(losses)) is not None:
+            raise NonFiniteLoss(why)
+        return losses
+
+    def losses(self, real_a: torch.Tensor, real_b: torch.Tensor) -> torch.Tensor:
+        """Run one step; returns the losses (LOSS_NAMES order) as one float32 tensor on the
+        device, without waiting for it: the caller fetches them, with whatever else it needs
+        from the device, in a single transfer. Non-finite losses are not checked here: the
+        step runs to the end (so every process joins every gradient all-reduce) and the caller
+        must not keep weights from a step whose losses are not finite."""
         n, t = self.nets, self.t
         use_idt_pass = t.lambda_idt > 0 or (t.lambda_fm > 0 and t.fm_pairing == "identity")
         with self.autocast():
@@ -120,7 +137,6 @@ class SpaGanStep:
                     # "attended": x_a (forward pass of G) vs y'_a (cycle pass of F), and symmetrically.
                     loss_fm = feature_map_loss(feat_G_real, feat_F_fake) + feature_map_loss(feat_F_real, feat_G_fake)
             loss_G = loss_gan + t.lambda_cyc * loss_cyc + t.lambda_cyc * t.lambda_idt * loss_idt + t.lambda_fm * loss_fm
-        self._check("generator", loss_G)
         self.opt_G.zero_grad(set_to_none=True)
         # inputs=: only G and F accumulate gradients (D is not stepped here), so D needs no
         # requires_grad toggling and keeps its real-image graph for the D step below.
@@ -135,16 +151,19 @@ class SpaGanStep:
             loss_D_a = 0.5 * (gan_loss(logit_real_a, True, t.gan_mode)
                               + gan_loss(n.D_A(self.pool_A.query(fake_a)), False, t.gan_mode))
             loss_D = loss_D_a + loss_D_b
-        self._check("discriminator", loss_D)
         self.opt_D.zero_grad(set_to_none=True)
         loss_D.backward(inputs=self.params_D)
         if self.grad_sync is not None:
             self.grad_sync(self.params_D)
         self.opt_D.step()
-        values = torch.stack([loss_G, loss_gan, loss_cyc, loss_idt, loss_fm, loss_D_a, loss_D_b]).float().tolist()
-        return dict(zip(("G", "G_gan", "cycle", "identity", "fm", "D_A", "D_B"), values))
+        return torch.stack([loss_G, loss_gan, loss_cyc, loss_idt, loss_fm, loss_D_a, loss_D_b]).detach().float()
 
-    @staticmethod
-    def _check(name: str, loss: torch.Tensor) -> None:
-        if not torch.isfinite(loss).item():
-            raise NonFiniteLoss(f"{name} loss is {loss.item()} (non-finite)")
+
+def non_finite(losses: dict[str, float]) -> str | None:
+    """Which objective went non-finite ('generator loss is nan (non-finite)'), or None."""
+    if not math.isfinite(losses["G"]):
+        return f"generator loss is {losses['G']} (non-finite)"
+    loss_D = losses["D_A"] + losses["D_B"]
+    if not math.isfinite(loss_D):
+        return f"discriminator loss is {loss_D} (non-finite)"
+    return None

@@ -1,5 +1,6 @@
 """The training-step benchmark runs as a user would run it (tiny networks, one step each)."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -38,3 +39,21 @@ def test_onnx_benchmark_reports_both_and_the_ratio():
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "PyTorch eager" in res.stdout and "ONNX Runtime" in res.stdout and "speed-up" in res.stdout
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("train_step_bench", ROOT / "benchmarks" / "train_step.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fp32_on_cuda_is_labelled_tf32_and_the_yardstick_autotunes_as_we_do():
+    bench = _bench_module()
+    cuda = {"cudnn_benchmark": True, "tf32_conv": True, "tf32_matmul": False}
+    assert bench.setting_label("fp32", cuda) == "fp32 (TF32 conv)"
+    assert bench.setting_label("cl", cuda) == "cl (TF32 conv)"
+    assert bench.setting_label("bf16+cl", cuda) == "bf16+cl"
+    assert bench.setting_label("fp32", {}) == "fp32"  # CPU: plain fp32
+    assert bench.backend_flags("cpu") == {}
+    assert "torch.backends.cudnn.benchmark = True" in bench.REFERENCE_RUNNER

@@ -24,7 +24,7 @@ def sets(*extra):
 
 def test_train_then_translate_through_the_cli(tiny_data, tmp_path):
     res = run("train", "--params", ROOT / "params.yaml", "--data", tiny_data, "--out", tmp_path / "run",
-              *sets("train.max_steps=3"))
+              "--device", "cpu", *sets("train.max_steps=3"))
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
     assert summary["steps"] == 3 and summary["device"] == "cpu"

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from spagan.device import configure_backends, loader_workers
+from spagan.device import configure_backends, loader_workers, memory_format
 from spagan.errors import SpaganError
 
 
@@ -21,3 +21,12 @@ def test_cudnn_autotuner_only_for_cuda(monkeypatch):
     assert torch.backends.cudnn.benchmark is False
     configure_backends(torch.device("cuda"))  # sets the flag; needs no GPU
     assert torch.backends.cudnn.benchmark is True
+
+
+def test_channels_last_auto_is_off_on_every_device():
+    # Instance norm and reflection padding return NCHW: channels_last would convert around most
+    # convolutions. `auto` stays contiguous until a GPU measurement says otherwise.
+    for dev in ("cpu", "cuda"):
+        assert memory_format("auto", torch.device(dev)) == torch.contiguous_format
+    assert memory_format("on", torch.device("cpu")) == torch.channels_last
+    assert memory_format("off", torch.device("cuda")) == torch.contiguous_format

@@ -15,6 +15,7 @@ from spagan.metrics.features import (
     extract_features,
     file_sha256,
     load_inception,
+    numerics_tag,
 )
 
 
@@ -128,3 +129,15 @@ def test_cache_recomputes_nothing_for_unchanged_images(tv_extractor, tmp_path):
     extract_features(ext, changed, cache=again_cache)
     assert again_cache.misses == 1
     np.testing.assert_allclose(extract_features(ext, imgs[1:2]), first[1:2], rtol=1e-5, atol=1e-6)
+
+
+def test_cache_is_keyed_by_device_type_and_precision(tv_extractor, monkeypatch):
+    # Features computed on a GPU (TF32 convolutions by default) differ slightly from CPU ones:
+    # a KID must never mix the two through the cache.
+    assert tv_extractor.cache_namespace.endswith("-cpu-fp32")
+    assert tv_extractor.identity["numerics"] == "cpu-fp32"
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    assert numerics_tag("cuda") == numerics_tag("cuda:1") == "cuda-tf32"
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    assert numerics_tag("cuda") == "cuda-fp32"
+    assert len({numerics_tag("cpu"), "cuda-tf32", "cuda-fp32"}) == 3

@@ -2,6 +2,7 @@
 metadata and data version taken from dvc.lock and the model's lineage.json."""
 
 import dagster as dg
+import torch
 import yaml
 
 from orchestration.assets.data import prepared_data
@@ -36,7 +37,8 @@ def test_training_asset_runs_dvc_and_records_lock_hashes(tmp_path):
     assert meta["model_md5"] == train_lock["outs"][0]["md5"]
     lineage = read_lineage(repo / "models" / "spagan")
     assert meta["model_sha256"] == lineage["model"]["sha256"] and meta["steps"] == 4
-    assert meta["params"]["train"]["max_steps"] == 4 and meta["device"] == "cpu"
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    assert meta["params"]["train"]["max_steps"] == 4 and meta["device"].startswith(device)
     assert meta["git_commit"] == lineage["code"]["commit"] and len(meta["git_commit"]) == 40
     version = event.materialization.tags["dagster/data_version"]
     # The run log holds DVC's (and spagan's) output, streamed.

@@ -4,11 +4,12 @@ import contextlib
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from spagan.config import load_config
 from spagan.image_pool import ImagePool
 from spagan.models import build_networks
-from spagan.step import NonFiniteLoss, SpaGanStep
+from spagan.step import LOSS_NAMES, NonFiniteLoss, SpaGanStep, non_finite
 from tests.conftest import ROOT, TINY_OVERRIDES
 
 
@@ -121,15 +122,39 @@ def test_spagan_reuses_discriminator_passes():
     assert counts["spagan"] == (1, 2, 1, 4)  # +1 map: G's identity input y, attended by D_X
 
 
-def test_non_finite_loss_raises_before_update():
+def test_non_finite_loss_is_reported_after_the_step_in_one_transfer():
+    # The check runs once, after the D step, on the losses fetched for the log (no host sync
+    # between forward and backward); train() never checkpoints the weights of such a step.
     step, nets = make_step()
     real_a, real_b = batch()
-    before = [p.detach().clone() for p in nets.G.parameters()]
-    with pytest.raises(NonFiniteLoss, match="non-finite"):
+    with pytest.raises(NonFiniteLoss, match="generator loss is nan .non-finite"):
         step(real_a * float("nan"), real_b)
-    assert all(torch.equal(b, p) for b, p in zip(before, nets.G.parameters()))
+    values = dict(zip(LOSS_NAMES, step.losses(*batch()).tolist()))
+    assert non_finite(values) is not None  # the NaN update above poisoned the weights
+    assert non_finite({**dict.fromkeys(LOSS_NAMES, 1.0), "D_B": float("inf")}) == \
+        "discriminator loss is inf (non-finite)"
 
 
+def test_a_step_transfers_nothing_to_the_host(monkeypatch):
+    """SpaGanStep.losses() leaves its result on the device: no .item(), .tolist() or tensor
+    truth test inside the step (each one a GPU sync). Adam's step counters are left out: they
+    are CPU tensors on a GPU too (test_train_state checks that), so reading them costs nothing."""
+    step, nets = make_step()
+    step(*batch())  # Adam state exists from here on; the pool (size 2) is not full yet
+    counters = {id(s["step"]) for opt in (step.opt_G, step.opt_D) for s in opt.state.values()}
+    reads = []
+
+    class Reads(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten._local_scalar_dense.default and id(args[0]) not in counters:
+                reads.append(func)
+            return func(*args, **(kwargs or {}))
+
+    original = torch.Tensor.tolist
+    monkeypatch.setattr(torch.Tensor, "tolist", lambda self: reads.append("tolist") or original(self))
+    with Reads():
+        out = step.losses(*batch())
+    assert reads == [] and out.shape == (len(LOSS_NAMES),)
 @pytest.mark.parametrize("overrides", [[], ["model.attention=false", "train.lambda_fm=0"], ["train.lambda_idt=0"],
                                        ["model.attention_detach=false"]])
 def test_fused_generator_passes_match_separate_passes(overrides):

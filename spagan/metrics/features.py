@@ -154,18 +154,32 @@ def build_inception(graph: str, num_classes: int, aux_logits: bool) -> Inception
     return model
 
 
+def numerics_tag(device: str | torch.device) -> str:
+    """Device type and float32 precision of a feature pass: 'cpu-fp32', 'cuda-tf32' or 'cuda-fp32'.
+
+    The same image gives slightly different features on a GPU, where cuDNN runs float32
+    convolutions in TF32 unless torch.backends.cudnn.allow_tf32 is off, than on a CPU; cached
+    features from one must not be mixed into a KID computed on the other.
+    """
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return f"cuda-{'tf32' if torch.backends.cudnn.allow_tf32 else 'fp32'}"
+    return f"{dev.type}-fp32"
+
+
 class InceptionFeatures:
     """Callable mapping images [N, 3, H, W] in [-1, 1] to pool features [N, 2048] (float64)."""
 
     def __init__(self, model: nn.Module, identity: dict[str, str], device: str = "cpu") -> None:
         self.model = model.to(device).eval()
-        self.identity = identity  # backbone, graph, weights file and sha256, resize rule
+        self.identity = identity  # backbone, graph, weights file and sha256, resize rule, numerics
         self.device = device
 
     @property
     def cache_namespace(self) -> str:
-        """Folder name for cached features: changes whenever weights or graph change."""
-        return f"{self.identity['graph']}-{self.identity['weights_sha256']}"
+        """Folder name for cached features: changes whenever the weights, the graph, the device
+        type or the float32 precision (TF32 on CUDA) change."""
+        return f"{self.identity['graph']}-{self.identity['weights_sha256']}-{numerics_tag(self.device)}"
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> np.ndarray:
@@ -212,6 +226,7 @@ def load_inception(
         "weights_file": path.name,
         "weights_sha256": file_sha256(path)[:16],
         "resize": RESIZE_RULE,
+        "numerics": numerics_tag(device),
     }
     log.info("Inception features: %s weights %s (sha256 %s)", graph, path, identity["weights_sha256"])
     return InceptionFeatures(model, identity, device)
@@ -228,7 +243,7 @@ def tensor_key(image: torch.Tensor) -> str:
 class FeatureCache:
     """Per-image feature vectors as ``<root>/<namespace>/<key>.npy`` (written atomically).
 
-    `namespace` identifies the extractor (graph + weights sha), `key` the image content
+    `namespace` identifies the extractor (graph + weights sha + device and precision), `key` the image content
     (and its load size), so a change of either misses. ``hits``/``misses`` count lookups.
     """
 
