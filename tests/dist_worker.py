@@ -2,14 +2,15 @@
 rank at one step (argv: data, out, rank, step, then config overrides)."""
 
 import sys
+from pathlib import Path
 
 import torch
 
 from spagan.config import load_config
 from spagan.step import SpaGanStep
 from spagan.train import train
-from tests.conftest import ROOT
 
+ROOT = Path(__file__).resolve().parents[1]  # run as a script: `tests` is not importable
 data, out, bad_rank, bad_step, *overrides = sys.argv[1:]
 original = SpaGanStep.losses
 calls = []
