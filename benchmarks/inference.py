@@ -55,7 +55,7 @@ def main() -> None:
                                                 f"train.load_size={args.size}"])
     torch.manual_seed(0)
     nets = build_networks(cfg.model)
-    translator = Translator(cfg, {k: m.state_dict() for k, m in nets.modules().items()}, dev)
+    translator = Translator(cfg, nets.state_dicts(), dev)
     x = torch.rand(args.batch, 3, args.size, args.size) * 2 - 1
     s = timed(lambda: translator.run(x, "a2b"), args.iters, dev)
     print(f"translate a2b (attention + G + reconstruction), {args.size}px batch {args.batch} on {dev}: "

@@ -52,7 +52,7 @@ def main() -> None:
                                              "model.ndf=64"])
     torch.manual_seed(0)
     nets = build_networks(cfg.model)
-    translator = Translator(cfg, {k: m.state_dict() for k, m in nets.modules().items()}, "cpu")
+    translator = Translator(cfg, nets.state_dicts(), "cpu")
     graph = translation_graph(translator, "a2b")
     model = graph_to_onnx(graph, torch.rand(1, 3, 64, 64) * 2 - 1)
     x = torch.rand(args.batch, 3, args.size, args.size) * 2 - 1

@@ -38,7 +38,7 @@ def worker(size: int, ngf: int, width: int) -> dict:
     torch.set_num_threads(2)
     cfg = load_config(ROOT / "params.yaml", [f"model.ngf={ngf}", "model.n_blocks=9"])
     nets = build_networks(cfg.model)
-    translator = Translator(cfg, {k: m.state_dict() for k, m in nets.modules().items()}, "cpu")
+    translator = Translator(cfg, nets.state_dicts(), "cpu")
     x = torch.rand(1, 3, size, width) * 2 - 1
     before = _rss_bytes()
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -128,18 +129,64 @@ def _translate(translator: Translator, images: list[torch.Tensor], direction: st
     return out
 
 
-def _direction(
-    name: str,
-    translator: Translator,
-    data_dir: Path,
-    out_dir: Path,
-    eval_cfg: EvalConfig,
-    classifier: DomainClassifier | None,
-    extractor: InceptionFeatures | None,
-    cache: FeatureCache | None,
-    kid_status: dict[str, str] | None,
-) -> dict[str, Any]:
-    """All metrics and the gallery for one direction."""
+@dataclass(frozen=True)
+class Scorers:
+    """What scores the translations besides the masks; None where unavailable (KID: kid_status says why)."""
+
+    classifier: DomainClassifier | None
+    extractor: InceptionFeatures | None
+    cache: FeatureCache | None
+    kid_status: dict[str, str] | None
+
+
+@dataclass
+class _Tally:
+    """Per-image results of one direction, gathered batch by batch."""
+
+    in_mask: list[float] = field(default_factory=list)
+    auc: list[float] = field(default_factory=list)
+    background: list[float] = field(default_factory=list)
+    fake_features: list[np.ndarray] = field(default_factory=list)
+    predicted: list[np.ndarray] = field(default_factory=list)
+    gallery: list[tuple[torch.Tensor, ...]] = field(default_factory=list)
+
+
+def _score_masks(tally: _Tally, data_dir: Path, src_name: str, path: Path, real: torch.Tensor,
+                 attn: torch.Tensor, fake: torch.Tensor) -> None:
+    """Attention in mask, attention ROC AUC and background L1 of one image, where it has a mask."""
+    mask_path = find_mask(data_dir, src_name, path)
+    if mask_path is not None:
+        mask = load_mask(mask_path, tuple(real.shape[-2:]))
+        tally.in_mask.append(attention_in_mask(attn[0], mask))
+        tally.auc.append(attention_auc(attn[0], mask))
+        tally.background.append(background_l1(real, fake, mask))
+
+
+def _classify(classifier: DomainClassifier, fakes: list[torch.Tensor]) -> np.ndarray:
+    """The domain the classifier gives each translation (same-size images in one pass)."""
+    labels = np.empty(len(fakes), dtype=object)
+    for idx in by_shape(fakes):
+        labels[idx] = classifier.predict(torch.stack([fakes[i] for i in idx]))
+    return labels
+
+
+def _kid(fake_features: np.ndarray, real_features: np.ndarray, eval_cfg: EvalConfig, src_dir: Path,
+         tgt_dir: Path) -> dict[str, Any]:
+    """KID x 100 of translations against real target images, or why it was not computed."""
+    if min(len(fake_features), len(real_features)) < 2:
+        return {"status": "unavailable", "reason": f"fewer than 2 images in {src_dir} or {tgt_dir}",
+                "fix": "add test images"}
+    mean, std = kid_from_features(fake_features, real_features, eval_cfg.kid_subsets, eval_cfg.kid_subset_size,
+                                  eval_cfg.seed)
+    return {"mean": 100 * mean, "std": 100 * std,
+            "subset_size": min(eval_cfg.kid_subset_size, len(fake_features), len(real_features)),
+            "n_real": len(real_features)}
+
+
+def _direction(name: str, translator: Translator, data_dir: Path, out_dir: Path, eval_cfg: EvalConfig,
+               scorers: Scorers) -> dict[str, Any]:
+    """All metrics and the gallery for one direction: translate the source test images batch by
+    batch, score each against its mask, keep the gallery rows, then KID and the classifier's share."""
     src_name, tgt_name, target = DIRECTIONS[name]
     src_dir, tgt_dir = data_dir / src_name, data_dir / tgt_name
     paths = list_images(src_dir)
@@ -148,56 +195,41 @@ def _direction(
     size, bs = translator.image_size, max(1, eval_cfg.batch_size)
     rng = np.random.default_rng([eval_cfg.seed, list(DIRECTIONS).index(name)])
     pick = {int(i) for i in rng.choice(len(paths), min(eval_cfg.gallery_size, len(paths)), replace=False)}
-    shares, aucs, bg, fake_feats, predicted, gallery = [], [], [], [], [], []
+
+    tally = _Tally()
     for start in range(0, len(paths), bs):
         batch = paths[start : start + bs]
         reals = [load_image_fitted(p, size) for p in batch]
         outs = _translate(translator, reals, name)
         fakes = [fake for _, fake, _ in outs]
         for i, (path, real, (attn, fake, rec)) in enumerate(zip(batch, reals, outs)):
-            mask_path = find_mask(data_dir, src_name, path)
-            if mask_path is not None:
-                mask = load_mask(mask_path, tuple(real.shape[-2:]))
-                shares.append(attention_in_mask(attn[0], mask))
-                aucs.append(attention_auc(attn[0], mask))
-                bg.append(background_l1(real, fake, mask))
+            _score_masks(tally, data_dir, src_name, path, real, attn, fake)
             if start + i in pick:
-                gallery.append((real, attn, fake, rec))
-        if extractor is not None:
+                tally.gallery.append((real, attn, fake, rec))
+        if scorers.extractor is not None:
             # keyed by the translation's bytes: an unchanged model on unchanged data hits the cache
-            fake_feats.append(_features(extractor, fakes, cache, None, bs))
-        if classifier is not None:
-            labels = np.empty(len(fakes), dtype=object)
-            for idx in by_shape(fakes):
-                labels[idx] = classifier.predict(torch.stack([fakes[i] for i in idx]))
-            predicted.append(labels)
+            tally.fake_features.append(_features(scorers.extractor, fakes, scorers.cache, None, bs))
+        if scorers.classifier is not None:
+            tally.predicted.append(_classify(scorers.classifier, fakes))
+
     gallery_path = out_dir / GALLERY_DIR / f"{name}.png"
-    if gallery:
-        write_gallery(gallery_path, *(list(t) for t in zip(*gallery)))
+    if tally.gallery:
+        write_gallery(gallery_path, *(list(t) for t in zip(*tally.gallery)))
 
     result: dict[str, Any] = {"source": src_name, "target": tgt_name, "n_images": len(paths)}
-    if extractor is not None and cache is not None:
-        real_feats = _real_features(extractor, list_images(tgt_dir), size, cache, bs)
-        feats = np.concatenate(fake_feats)
-        if min(len(feats), len(real_feats)) < 2:
-            result["kid_x100"] = {"status": "unavailable", "reason": f"fewer than 2 images in {src_dir} or {tgt_dir}",
-                                  "fix": "add test images"}
-        else:
-            mean, std = kid_from_features(feats, real_feats, eval_cfg.kid_subsets, eval_cfg.kid_subset_size,
-                                          eval_cfg.seed)
-            result["kid_x100"] = {"mean": 100 * mean, "std": 100 * std,
-                                  "subset_size": min(eval_cfg.kid_subset_size, len(feats), len(real_feats)),
-                                  "n_real": len(real_feats)}
+    if scorers.extractor is not None and scorers.cache is not None:
+        real_features = _real_features(scorers.extractor, list_images(tgt_dir), size, scorers.cache, bs)
+        result["kid_x100"] = _kid(np.concatenate(tally.fake_features), real_features, eval_cfg, src_dir, tgt_dir)
     else:
-        result["kid_x100"] = dict(kid_status or {"status": "unavailable"})
-    result["n_masks"] = len(shares)
-    result["attention_in_mask"] = nanmean(shares)
-    result["attention_auc"] = nanmean(aucs)
-    result["background_l1"] = nanmean(bg)
+        result["kid_x100"] = dict(scorers.kid_status or {"status": "unavailable"})
+    result["n_masks"] = len(tally.in_mask)
+    result["attention_in_mask"] = nanmean(tally.in_mask)
+    result["attention_auc"] = nanmean(tally.auc)
+    result["background_l1"] = nanmean(tally.background)
     result["success_share"] = (
-        float((np.concatenate(predicted) == target).mean()) if classifier is not None else None
+        float((np.concatenate(tally.predicted) == target).mean()) if scorers.classifier is not None else None
     )
-    result["gallery"] = str(gallery_path.relative_to(out_dir)) if gallery else None
+    result["gallery"] = str(gallery_path.relative_to(out_dir)) if tally.gallery else None
     result["gallery_files"] = [paths[i].relative_to(src_dir).as_posix() for i in sorted(pick)]
     return result
 
@@ -268,9 +300,9 @@ def evaluate(
             "background_l1_scale": "mean |input - translation| outside the mask, on [0, 1]",
         },
     }
+    scorers = Scorers(classifier, extractor, cache, kid_status)
     for name in DIRECTIONS:
-        metrics[name] = _direction(name, translator, data_dir, out_dir, eval_cfg, classifier, extractor, cache,
-                                   kid_status)
+        metrics[name] = _direction(name, translator, data_dir, out_dir, eval_cfg, scorers)
     metrics["run"] = {
         "seconds": round(time.perf_counter() - t0, 3),
         "device": str(translator.device),

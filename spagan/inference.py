@@ -33,7 +33,7 @@ class Translator:
         self.cfg = cfg
         self.device = pick_device(device)
         self.nets = build_networks(cfg.model)
-        for name, module in self.nets.modules().items():
+        for name, module in self.nets.by_name().items():
             module.load_state_dict(networks_state[name])
             module.to(self.device).eval()
         self.image_size = cfg.train.image_size

@@ -119,8 +119,8 @@ def plan_training(cfg: Config, data_dir: str | Path, out_dir: str | Path, *, dev
                 "torch.compile": t_cfg.compile == "on"}
     with torch.device("meta"):  # shapes only: no memory, no initialisation
         nets = build_networks(cfg.model)
-    parameters = {name: sum(p.numel() for p in m.parameters()) for name, m in nets.modules().items()}
-    tensors = sum(len(list(m.parameters())) for m in nets.modules().values())
+    parameters = {name: sum(p.numel() for p in m.parameters()) for name, m in nets.by_name().items()}
+    tensors = sum(len(list(m.parameters())) for m in nets.by_name().values())
     pooled = min(t_cfg.pool_size, total * t_cfg.batch_size)  # a pool keeps up to pool_size images
     size = checkpoint_bytes(sum(parameters.values()), tensors, pooled, t_cfg.image_size)
     free = shutil.disk_usage(_writable_folder(out_dir)).free

@@ -88,7 +88,7 @@ class RunState:
 
     @property
     def modules(self) -> list[torch.nn.Module]:
-        return list(self.nets.modules().values())
+        return list(self.nets.by_name().values())
 
 
 def new_run(cfg: Config, dev: torch.device, n_a: int, n_b: int, rank: int = 0, world: int = 1) -> RunState:
@@ -120,7 +120,7 @@ def checkpoint_state(run: RunState, ranks: list[dict[str, Any]] | None = None) -
     (default: this process's only), so a resumed multi-process run is the run it continues."""
     return {
         "format": CHECKPOINT_FORMAT,
-        "networks": {k: m.state_dict() for k, m in run.nets.modules().items()},
+        "networks": run.nets.state_dicts(),
         "optim": {"G": run.opt_G.state_dict(), "D": run.opt_D.state_dict()},
         "sched": {"G": run.sched_G.state_dict(), "D": run.sched_D.state_dict()},
         "ranks": ranks if ranks is not None else [rank_state(run)],
@@ -134,7 +134,7 @@ def checkpoint_state(run: RunState, ranks: list[dict[str, Any]] | None = None) -
 
 def restore(run: RunState, state: dict[str, Any]) -> None:
     """Load a checkpoint dict read onto the CPU into `run` (tensors move to the run's device)."""
-    for name, module in run.nets.modules().items():
+    for name, module in run.nets.by_name().items():
         module.load_state_dict(state["networks"][name])  # copies into the parameters' device
     # Adam moves exp_avg/exp_avg_sq to each parameter's device and dtype and leaves `step` as
     # given: a CPU tensor, as torch keeps it for non-capturable Adam.

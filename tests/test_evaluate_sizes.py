@@ -34,7 +34,7 @@ def test_evaluate_accepts_test_images_of_any_size(tmp_path, isolated_torch_hub):
     cfg = load_config(ROOT / "params.yaml", [*TINY_OVERRIDES, "eval.gallery_size=4"])
     nets = build_networks(cfg.model)
     ckpt = tmp_path / "checkpoint.pt"
-    save_checkpoint({"networks": {k: m.state_dict() for k, m in nets.modules().items()}, "config": cfg.to_dict()},
+    save_checkpoint({"networks": nets.state_dicts(), "config": cfg.to_dict()},
                     ckpt)
     metrics = evaluate(cfg.eval, ckpt, data, tmp_path / "eval", device="cpu")
     assert metrics["a2b"]["n_images"] == 4 and metrics["a2b"]["n_masks"] == 2

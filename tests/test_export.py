@@ -35,7 +35,7 @@ def exported(tmp_path_factory):
     torch.manual_seed(0)
     nets = build_networks(cfg.model)
     ckpt = root / "checkpoint.pt"
-    save_checkpoint({"networks": {k: m.state_dict() for k, m in nets.modules().items()}, "config": cfg.to_dict()},
+    save_checkpoint({"networks": nets.state_dicts(), "config": cfg.to_dict()},
                     ckpt)
     out = root / "b2a.onnx"
     code, stdout, stderr = _spagan("export", "--checkpoint", ckpt, "--direction", "b2a", "--out", out)

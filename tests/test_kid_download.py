@@ -79,7 +79,7 @@ def checkpoint_and_data(tmp_path_factory):
     cfg = load_config(ROOT / "params.yaml", TINY_OVERRIDES)
     nets = build_networks(cfg.model)
     ckpt = root / "checkpoint.pt"
-    save_checkpoint({"networks": {k: m.state_dict() for k, m in nets.modules().items()}, "config": cfg.to_dict()},
+    save_checkpoint({"networks": nets.state_dicts(), "config": cfg.to_dict()},
                     ckpt)
     return ckpt, write_tiny_domains(root / "data", n=2)
 

@@ -16,7 +16,7 @@ def test_parameter_counts_match_cyclegan_at_defaults():
     assert n_params(nets.G) == 11_378_179
     assert n_params(nets.F) == 11_378_179
     assert n_params(nets.D_A) == 2_764_737
-    assert sum(n_params(m) for m in nets.modules().values()) == 28_285_832
+    assert sum(n_params(m) for m in nets.by_name().values()) == 28_285_832
 
 
 @pytest.mark.parametrize("size", [32, 36, 44])

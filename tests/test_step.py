@@ -169,7 +169,7 @@ def test_fused_generator_passes_match_separate_passes(overrides):
         nets.G.encoder.register_forward_hook(lambda m, i, o, calls=g_calls: calls.append(i[0].shape[0]))
         losses = [step(*batch()) for _ in range(2)]
         with torch.no_grad():
-            outputs = {k: m(probe) for k, m in nets.modules().items()}
+            outputs = {k: m(probe) for k, m in nets.by_name().items()}
         results[fuse] = (losses, outputs, g_calls)
     (fused, out_fused, calls_fused), (sep, out_sep, calls_sep) = results["on"], results["off"]
     for a, b in zip(fused, sep):

@@ -20,7 +20,7 @@ def checkpoint(tiny_cfg, tmp_path):
     torch.manual_seed(0)
     nets = build_networks(tiny_cfg.model)
     path = tmp_path / "ckpt" / "checkpoint.pt"
-    save_checkpoint({"networks": {k: m.state_dict() for k, m in nets.modules().items()},
+    save_checkpoint({"networks": nets.state_dicts(),
                      "config": tiny_cfg.to_dict()}, path)
     return path
 

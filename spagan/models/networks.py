@@ -19,12 +19,17 @@ class Networks:
     D_A: Discriminator
     D_B: Discriminator
 
-    def modules(self) -> dict[str, nn.Module]:
-        """Name -> module, in a fixed order (checkpoint keys)."""
+    def by_name(self) -> dict[str, nn.Module]:
+        """Name -> network, in a fixed order (the checkpoint's keys). Not `modules()`: on an
+        nn.Module that name means every submodule."""
         return {"G": self.G, "F": self.F, "D_A": self.D_A, "D_B": self.D_B}
 
+    def state_dicts(self) -> dict[str, dict[str, torch.Tensor]]:
+        """Name -> state_dict of each network: the `networks` entry of a checkpoint."""
+        return {name: net.state_dict() for name, net in self.by_name().items()}
+
     def to(self, device: torch.device, memory_format: torch.memory_format = torch.contiguous_format) -> "Networks":
-        for m in self.modules().values():
+        for m in self.by_name().values():
             m.to(device=device, memory_format=memory_format)
         return self
 
@@ -42,7 +47,7 @@ def compile_networks(nets: Networks) -> Networks:
     The modules themselves stay as they are (no `_orig_mod.` wrapper), so parameters, optimiser
     state and checkpoint keys are those of an eager run and a checkpoint loads either way.
     """
-    for module in nets.modules().values():
+    for module in nets.by_name().values():
         for name in PASS_METHODS[type(module)]:
             setattr(module, name, torch.compile(getattr(module, name)))
     return nets
@@ -67,6 +72,6 @@ def build_networks(cfg: ModelConfig) -> Networks:
         D_B=Discriminator(ndf=cfg.ndf, n_layers=cfg.n_layers_d, attention_features=cfg.attention_features,
                           attention_interp=cfg.attention_interp),
     )
-    for m in nets.modules().values():
+    for m in nets.by_name().values():
         init_weights(m)
     return nets
