@@ -6,6 +6,7 @@ nothing here writes, builds real networks or joins a process group.
 """
 
 import contextlib
+import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from spagan.errors import SpaganError
 from spagan.imageio import list_images
 from spagan.models import build_networks
 from spagan.train import schedule_length
+
+log = logging.getLogger(__name__)
 
 BYTES_PER_VALUE = 4  # float32 weights, Adam moments and pooled images
 ADAM_VALUES_PER_PARAM = 2  # exp_avg and exp_avg_sq
@@ -108,10 +111,11 @@ def plan_training(cfg: Config, data_dir: str | Path, out_dir: str | Path, *, dev
                           f"train.batch_size x processes = {t_cfg.batch_size * processes}")
     smallest = _smallest(files_a + files_b)
     if min(smallest[1], smallest[2]) < t_cfg.image_size:
-        raise SpaganError(
-            f"{smallest[0]}: {smallest[1]}x{smallest[2]} px, smaller than train.image_size={t_cfg.image_size} "
-            f"(its crops would be upscaled blur); lower train.image_size and train.load_size, or set "
-            f"data.min_size={t_cfg.image_size} so that prepare quarantines such images")
+        # Not refused: every image is resized to load_size before the crop, as CycleGAN does, so
+        # the run works (e.g. the paper's 256 px on the 64 px demo); the plan and the log say so.
+        log.warning("%s: %dx%d px, smaller than train.image_size=%d: upscaled (blurry crops); lower "
+                    "train.image_size or set data.min_size=%d so that prepare quarantines such images",
+                    smallest[0], smallest[1], smallest[2], t_cfg.image_size, t_cfg.image_size)
     steps_per_epoch, total = schedule_length(t_cfg, len(files_a), len(files_b), processes)
     dev = pick_device(device)  # an explicit cuda without a GPU is refused here
     switches = {"bf16 autocast": autocast_factory(t_cfg.amp, dev) is not contextlib.nullcontext,
@@ -156,7 +160,8 @@ def format_plan(plan: TrainPlan) -> str:
     rows = [
         ("data", f"{plan.data_dir}: trainA {c['trainA']}, trainB {c['trainB']} images{tests}"),
         ("images", f"smallest {path.relative_to(plan.data_dir)} {w}x{h} px; resized to train.load_size "
-                   f"{plan.load_size}, cropped to train.image_size {plan.image_size}"),
+                   f"{plan.load_size}, cropped to train.image_size {plan.image_size}"
+                   + (" (UPSCALED: smaller than the crop)" if min(w, h) < plan.image_size else "")),
         ("schedule", f"{plan.steps_per_epoch} steps/epoch x ({plan.epochs[0]} + {plan.epochs[1]} decay epochs)"
                      f"{cap} = {plan.total_steps} steps, batch {plan.batch_size} x {plan.processes} process(es)"),
         ("device", f"{plan.device}, {plan.precision}, {plan.loader_workers} loader worker(s)"),

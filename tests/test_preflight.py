@@ -32,7 +32,6 @@ def test_plan_of_a_run_that_would_start(tiny_data, tmp_path):
     ("no_data", "data folder not found"),
     ("no_trainB", "trainB: folder not found (expected CycleGAN layout trainA/ trainB/)"),
     ("empty_trainA", "trainA: no images in domain A"),
-    ("small_image", "small.png: 20x30 px, smaller than train.image_size=32"),
     ("broken_image", "broken.png: cannot read image"),
     ("big_batch", "4 images per domain at most, fewer than train.batch_size x processes = 5"),
     ("cuda", "device 'cuda' requested but CUDA is not available"),
@@ -48,8 +47,6 @@ def test_each_problem_is_refused_before_any_work(tiny_data, tmp_path, monkeypatc
     elif breakage == "empty_trainA":
         for p in (tiny_data / "trainA").iterdir():
             p.unlink()
-    elif breakage == "small_image":
-        Image.new("RGB", (20, 30)).save(tiny_data / "trainB" / "small.png")
     elif breakage == "broken_image":
         (tiny_data / "trainA" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     elif breakage == "big_batch":
@@ -67,6 +64,15 @@ def test_each_problem_is_refused_before_any_work(tiny_data, tmp_path, monkeypatc
         plan_training(c, data, out, device=device)
     assert "\n" not in str(info.value)
     assert not out.exists()
+
+
+def test_an_image_smaller_than_the_crop_is_upscaled_with_a_warning_not_refused(tiny_data, tmp_path, caplog):
+    # CycleGAN resizes every image to load_size before cropping, so the run works (blurry crops).
+    Image.new("RGB", (20, 30)).save(tiny_data / "trainB" / "small.png")
+    plan = plan_training(cfg(), tiny_data, tmp_path / "run", device="cpu")
+    assert plan.smallest[1:] == (20, 30)
+    assert "small.png 20x30 px" in format_plan(plan) and "UPSCALED" in format_plan(plan)
+    assert "smaller than train.image_size=32: upscaled" in caplog.text
 
 
 def test_checkpoint_estimate_matches_the_file_train_writes(tiny_data, tmp_path):
