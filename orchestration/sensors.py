@@ -36,9 +36,9 @@ def lock_events(instance: dg.DagsterInstance, dvc: DvcCli) -> tuple[list[dg.Asse
     skipped: list[str] = []
     repo = dvc.root()
     try:
-        signature = prepare_lock(repo)["signature"]
-        if any(_recorded(instance, dg.AssetKey(n), "prepare_lock") != signature for n in DATA_ASSETS):
-            for name, metadata, version in data_materializations(repo):
+        lock = prepare_lock(repo)
+        if any(_recorded(instance, dg.AssetKey(n), "prepare_lock") != lock["signature"] for n in DATA_ASSETS):
+            for name, metadata, version in data_materializations(repo, lock):
                 events.append(dg.AssetMaterialization(name, metadata=metadata, tags={DATA_VERSION_TAG: version},
                                                       description="prepared by `dvc repro` (recorded from dvc.lock)"))
     except SpaganError as exc:

@@ -36,7 +36,7 @@ from spagan.dvcfiles import dir_md5, file_md5, read_stage_lock
 from spagan.errors import SpaganError
 from spagan.fileio import file_mode, file_sha256, json_digest, link_or_copy, make_temp_dir, replace_dir
 from spagan.report import CHECKPOINT_NAME
-from spagan.run_stamp import read_stamp, stamp_digest
+from spagan.run_stamp import read_stamp
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def code_facts(stamp: dict[str, Any] | None, data: dict[str, Any], repo: str | P
     if stamp is not None:
         data_paths = {data["manifest"], data["prepared"]}
         deps = {p: md5 for p, md5 in stamp["deps"].items() if p not in data_paths}
-    return {"deps": deps, "digest": None if deps is None else stamp_digest(deps), **git_state(repo)}
+    return {"deps": deps, "digest": None if deps is None else json_digest(deps), **git_state(repo)}
 
 
 def build_lineage(cfg: Config, run_dir: str | Path, data: dict[str, Any], repo: str | Path,

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from spagan.checkpoint import CHECKPOINT_NAME
 from spagan.config import Config
 from spagan.dataset import domain_files
 from spagan.device import autocast_factory, loader_workers, memory_format, pick_device
 from spagan.errors import SpaganError
-from spagan.imageio import list_images
+from spagan.imageio import image_size, list_images
 from spagan.models import build_networks
 from spagan.train import schedule_length
 
@@ -55,19 +54,10 @@ class TrainPlan:
     free_bytes: int  # free space where the checkpoint goes
 
 
-def image_size_of(path: Path) -> tuple[int, int]:
-    """(width, height) from the file header; SpaganError naming the file if it is not an image."""
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise SpaganError(f"{path}: cannot read image ({exc})") from None
-
-
 def _smallest(files: list[Path]) -> tuple[Path, int, int]:
     best: tuple[Path, int, int] | None = None
     for path in files:
-        w, h = image_size_of(path)
+        w, h = image_size(path)  # from the header, EXIF rotation applied as training loads it
         if best is None or min(w, h) < min(best[1], best[2]):
             best = (path, w, h)
     assert best is not None  # domain_files refuses an empty domain

@@ -18,7 +18,7 @@ from typing import Any
 
 from spagan.config import Config
 from spagan.dvcfiles import stage_definition, stage_dep_md5s
-from spagan.fileio import atomic_write_bytes, json_digest
+from spagan.fileio import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +30,6 @@ def stage_stamp(repo: str | Path, stage: str, cfg: Config) -> dict[str, Any]:
     sections = stage_definition(repo, stage)["params"]
     return {"stage": stage, "deps": stage_dep_md5s(repo, stage),
             "params": {s: cfg.digest(s) for s in sections if s in cfg.to_dict()}}
-
-
-def stamp_digest(deps: dict[str, str]) -> str:
-    """Short sha256 of a {path: md5} mapping: one value naming a set of files' contents."""
-    return json_digest(deps)
 
 
 def read_stamp(work_dir: str | Path) -> dict[str, Any] | None:

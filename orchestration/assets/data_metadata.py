@@ -63,10 +63,11 @@ def prepare_lock(repo: Path) -> dict[str, Any]:
     return lock
 
 
-def data_materializations(repo: Path) -> list[tuple[str, dict[str, Any], str]]:
+def data_materializations(repo: Path, lock: dict[str, Any] | None = None) -> list[tuple[str, dict[str, Any], str]]:
     """(asset name, metadata, data version) of raw_images, deduplicated_images, validated_manifest
-    from the prepare stage's outputs under `repo`/data and its dvc.lock entry."""
-    out, lock = repo / "data", prepare_lock(repo)
+    from the prepare stage's outputs under `repo`/data and its dvc.lock entry (`lock`: the
+    prepare_lock(repo) the caller already read)."""
+    out, lock = repo / "data", lock or prepare_lock(repo)
     t = read_prepared(out)
     source = t.summary.get("source") or {}
     trace = {"source": source.get("path") or "demo domains",
