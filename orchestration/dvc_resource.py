@@ -94,11 +94,13 @@ class DvcCli(dg.ConfigurableResource):
             log.info(lines[-1])
         return proc.wait(), "\n".join(lines)
 
-    def repro(self, stage: str, log, *, upstream: bool = False) -> str:
+    def repro(self, stage: str, log, *, upstream: bool = False, force: bool = False) -> str:
         """`dvc repro STAGE`; with upstream=False (`--single-item`) the stages before it are not
-        re-run, so data materialized by the Dagster data assets is trained on as it is."""
+        re-run, so data materialized by the Dagster data assets is trained on as it is; force=True
+        (`--force`) runs the stage even when its inputs are unchanged."""
         self.check_params()
-        return self.run(["repro", *([] if upstream else ["--single-item"]), stage], log)
+        return self.run(["repro", *([] if upstream else ["--single-item"]), *(["--force"] if force else []), stage],
+                        log)
 
     def check_params(self) -> None:
         """Refuse a bad params.yaml before DVC starts a stage: DVC deletes a stage's outputs before

@@ -1,15 +1,17 @@
-"""The dvc.lock sensor: data and models made by `dvc repro` from a shell appear in Dagster.
+"""The dvc.lock sensor: data, models and evaluations made by `dvc repro` from a shell appear in Dagster.
 
-dvc.lock is the one authority for the data and the model. When it names outputs that Dagster has
-not recorded (the latest materialization of the asset carries other lock md5s), the sensor
-records a materialization of the assets built from the lock and the files, exactly as a run of
-the assets would have reported them, without recomputing anything. The evaluation assets' eager
-automation then sees a new model or new data and evaluates it.
+dvc.lock is the one authority for the data, the model and its evaluation. When it names outputs
+that Dagster has not recorded (the latest materialization of the asset carries other lock md5s),
+the sensor records a materialization of the assets built from the lock and the files, exactly as
+a run of the assets would have reported them, without recomputing anything. A model trained from
+a shell but not yet evaluated is recorded alone; the evaluation assets' eager automation then
+sees it and runs the `evaluate` stage.
 """
 
 import dagster as dg
 
 from orchestration.assets.data_metadata import data_materializations, prepare_lock
+from orchestration.assets.evaluation import EVAL_DIR, EVAL_STAGE, SCORES, evaluation_materializations
 from orchestration.assets.training import TRAIN_STAGE, model_materialization
 from orchestration.dvc_resource import DvcCli
 from spagan.dvcfiles import read_stage_lock
@@ -51,6 +53,14 @@ def lock_events(instance: dg.DagsterInstance, dvc: DvcCli) -> tuple[list[dg.Asse
                                                   description="trained by `dvc repro` (recorded from dvc.lock)"))
     except SpaganError as exc:
         skipped.append(f"model: {exc}")
+    try:
+        metrics_md5 = read_stage_lock(repo / "dvc.lock", EVAL_STAGE)["outs"].get(f"{EVAL_DIR}/metrics.json")
+        if metrics_md5 is not None and _recorded(instance, SCORES, "metrics_md5") != metrics_md5:
+            for key, metadata, version in evaluation_materializations(repo):
+                events.append(dg.AssetMaterialization(key, metadata=metadata, tags={DATA_VERSION_TAG: version},
+                                                      description="evaluated by `dvc repro` (recorded from dvc.lock)"))
+    except SpaganError as exc:
+        skipped.append(f"evaluation: {exc}")
     return events, skipped
 
 

@@ -58,6 +58,7 @@ class ModelConfig:
     attention_detach: bool = True
     attention_interp: Literal["bilinear", "nearest", "bicubic"] = "bilinear"
     attention_features: Literal["post_act", "pre_act"] = "post_act"
+    attention_blend: bool = False
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "model.attention_detach": (),
     "model.attention_interp": (),
     "model.attention_features": (),
+    "model.attention_blend": (),
     "train.seed": (SEED,),
     "train.image_size": (in_range(8),),  # two stride-2 convolutions leave image_size / 4 >= 2 px
     "train.load_size": (in_range(8),),

@@ -21,7 +21,7 @@ from torch import nn
 from spagan.errors import SpaganError
 from spagan.fileio import atomic_write_bytes
 from spagan.inference import DIRECTIONS, Translator
-from spagan.models import Discriminator, Generator, apply_attention
+from spagan.models import Discriminator, Generator, apply_attention, blend_output
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +34,23 @@ _CHATTY_LOGGERS = ("onnxscript", "onnx_ir", "torch.onnx")
 
 class TranslationGraph(nn.Module):
     """The test-time path of one direction as one module: attention of the source
-    discriminator multiplies the input, the generator translates it (paper Eq. 1-2)."""
+    discriminator multiplies the input, the generator translates it (paper Eq. 1-2), blended
+    with the input when the model was trained with model.attention_blend."""
 
-    def __init__(self, discriminator: Discriminator, generator: Generator, attention: bool):
+    def __init__(self, discriminator: Discriminator, generator: Generator, attention: bool, blend: bool = False):
         super().__init__()
         self.discriminator = discriminator
         self.generator = generator
         self.attention = attention
+        self.blend = blend
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.attention:
             attn = self.discriminator.attention(image)
         else:
             attn = torch.ones_like(image[:, :1])
-        return self.generator(apply_attention(image, attn)), attn
+        out = self.generator(apply_attention(image, attn))
+        return blend_output(out, image, attn, self.blend and self.attention), attn
 
 
 def translation_graph(translator: Translator, direction: str) -> TranslationGraph:
@@ -56,7 +59,8 @@ def translation_graph(translator: Translator, direction: str) -> TranslationGrap
         raise SpaganError(f"direction must be a2b or b2a, got {direction!r}")
     n = translator.nets
     disc, gen = (n.D_A, n.G) if direction == "a2b" else (n.D_B, n.F)
-    return TranslationGraph(disc, gen, translator.cfg.model.attention).cpu().eval()
+    model = translator.cfg.model
+    return TranslationGraph(disc, gen, model.attention, model.attention_blend).cpu().eval()
 
 
 @dataclass

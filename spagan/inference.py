@@ -11,7 +11,7 @@ from spagan.fileio import file_sha256
 from spagan.config import Config, config_from_dict
 from spagan.device import pick_device
 from spagan.errors import SpaganError
-from spagan.models import apply_attention, build_networks
+from spagan.models import apply_attention, blend_output, build_networks
 from spagan.report import DIRECTIONS
 from spagan.sizing import crop, min_side, pad_to_multiple
 
@@ -83,9 +83,13 @@ class Translator:
         n = self.nets
         gen, back, d_src, d_tgt = (n.G, n.F, n.D_A, n.D_B) if direction == "a2b" else (n.F, n.G, n.D_B, n.D_A)
         if self.cfg.model.attention:
+            blend = self.cfg.model.attention_blend
             attn = d_src.attention(x)
-            fake = gen(apply_attention(x, attn))
-            rec = back(apply_attention(fake, d_tgt.attention(fake))) if reconstruct else None
+            fake = blend_output(gen(apply_attention(x, attn)), x, attn, blend)
+            rec = None
+            if reconstruct:
+                attn_fake = d_tgt.attention(fake)
+                rec = blend_output(back(apply_attention(fake, attn_fake)), fake, attn_fake, blend)
         else:
             attn = torch.ones_like(x[:, :1])
             fake = gen(x)

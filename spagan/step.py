@@ -22,7 +22,7 @@ from spagan.config import ModelConfig, TrainConfig
 from spagan.errors import SpaganError
 from spagan.image_pool import ImagePool
 from spagan.losses import cycle_loss, feature_map_loss, gan_loss, identity_loss
-from spagan.models import Networks, apply_attention
+from spagan.models import Networks, apply_attention, blend_output
 
 
 # train.fuse_passes=auto batches a generator's inputs up to this image size (128 x 128). On the
@@ -71,6 +71,10 @@ class SpaGanStep:
                 return D.attention(img)
         return D.attention(img)
 
+    def _blend(self, generated: torch.Tensor, x: torch.Tensor, amap: torch.Tensor | None) -> torch.Tensor:
+        """A generator's output as the translation (see models.attention.blend_output)."""
+        return blend_output(generated, x, amap, self.m.attention_blend)
+
     def _fuse(self, x: torch.Tensor) -> bool:
         """Whether to batch a generator's inputs into one pass (train.fuse_passes; auto: by image size)."""
         if self.t.fuse_passes == "auto":
@@ -108,12 +112,16 @@ class SpaGanStep:
             # First-level generator inputs: the forward input and (when used) the identity input
             # of each generator, run as one batch when fusing (instance norm is
             # per-sample, so the result is the same as two passes).
-            g_in, f_in = [apply_attention(real_a, attn_a)], [apply_attention(real_b, attn_b)]
+            g_src, f_src = [(real_a, attn_a)], [(real_b, attn_b)]
             if use_idt_pass:
                 # Identity inputs: G gets y (attended by D_X, G's source discriminator), F gets x.
-                g_in.append(apply_attention(real_b, self._map(n.D_A, real_b)))
-                f_in.append(apply_attention(real_a, self._map(n.D_B, real_a)))
-            g_out, f_out = self._generate(n.G, g_in), self._generate(n.F, f_in)
+                g_src.append((real_b, self._map(n.D_A, real_b)))
+                f_src.append((real_a, self._map(n.D_B, real_a)))
+            g_out = self._generate(n.G, [apply_attention(x, a) for x, a in g_src])
+            f_out = self._generate(n.F, [apply_attention(x, a) for x, a in f_src])
+            # The translations (model.attention_blend: low-attention pixels keep the input).
+            g_out = [(self._blend(out, *src), feat) for (out, feat), src in zip(g_out, g_src)]
+            f_out = [(self._blend(out, *src), feat) for (out, feat), src in zip(f_out, f_src)]
             fake_b, feat_G_real = g_out[0]
             fake_a, feat_F_real = f_out[0]
             # Fakes: adversarial logits and the cycle-pass attention from the same pass.
@@ -121,6 +129,7 @@ class SpaGanStep:
             logit_fake_a, attn_fake_a = self._scored(n.D_A, fake_a)
             rec_a, feat_F_fake = n.F.forward_with_features(apply_attention(fake_b, attn_fake_b))
             rec_b, feat_G_fake = n.G.forward_with_features(apply_attention(fake_a, attn_fake_a))
+            rec_a, rec_b = self._blend(rec_a, fake_b, attn_fake_b), self._blend(rec_b, fake_a, attn_fake_a)
 
             loss_gan = gan_loss(logit_fake_b, True, t.gan_mode) + gan_loss(logit_fake_a, True, t.gan_mode)
             loss_cyc = cycle_loss(rec_a, real_a) + cycle_loss(rec_b, real_b)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from spagan.metrics.features import ENV_VAR
-from tests.dvc_project import ROOT, git, make_project
+from tests.dvc_project import ROOT, dvc, git, make_project
 
 LOCATION, REPOSITORY = "spagan", "__repository__"
 SELECTOR = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
@@ -132,11 +132,13 @@ def test_dagster_dev_materializes_every_asset(dagster_dev):
     # Outputs on disk: prepared data, the DVC-trained model with its lineage, the evaluation.
     lineage = json.loads((repo / "models" / "spagan" / "lineage.json").read_text())
     assert (repo / "data" / "manifest.csv").is_file() and (repo / "dvc.lock").is_file()
-    metrics = json.loads((repo / "data" / "evaluation" / "metrics.json").read_text())
+    metrics = json.loads((repo / "eval" / "metrics.json").read_text())
     assert metrics["checkpoint"]["sha256"] == lineage["model"]["sha256"]
     assert metrics["data"]["data_version"] == lineage["data"]["data_version"]
     for d in ("a2b", "b2a"):
-        assert (repo / "data" / "evaluation" / "gallery" / f"{d}.png").stat().st_size > 0
+        assert (repo / "eval" / "gallery" / f"{d}.png").stat().st_size > 0
+    # Every stage ran through DVC: the shell sees nothing to do (dvc.lock is the one authority).
+    assert json.loads(dvc(repo, "status", "--json").stdout) == {}
 
     # The materialization recorded in the instance carries the model hash.
     asset_q = """{ assetOrError(assetKey: {path: ["evaluation_scores"]}) { ... on Asset {

@@ -19,7 +19,7 @@ from orchestration.resources import DataPaths
 from spagan.config import load_config
 from spagan.lineage import read_lineage
 from spagan.metrics.features import ENV_VAR
-from tests.dvc_project import make_project
+from tests.dvc_project import dvc, make_project
 
 ALL = [prepared_data, trained_model, evaluation, no_regression]
 
@@ -37,6 +37,9 @@ def test_definitions_evaluation_group_schedule_sensor_and_jobs():
     schedule = defs.resolve_schedule_def("reevaluation_schedule")
     assert schedule.cron_schedule == load_config("params.yaml").eval.schedule_cron
     assert schedule.job_name == "reevaluation"
+    from orchestration.schedules import reevaluation_job  # forces the DVC stage: its inputs are unchanged
+
+    assert reevaluation_job.config == {"ops": {"evaluation": {"config": {"force": True}}}}
     assert defs.resolve_sensor_def("evaluation_automation").default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_job_def("ablation") is not None
 
@@ -88,9 +91,13 @@ def test_evaluation_assets_trace_to_dvc_lock(project):
     model_version = events[dg.AssetKey("trained_model")].materialization.tags["dagster/data_version"]
     assert scores["model_version"] == model_version
 
-    out = repo / "data" / EVAL_DIR
+    out = repo / EVAL_DIR
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["checkpoint"]["sha256"] == lineage["model"]["sha256"]
+    # The evaluation is the DVC stage's: dvc.lock records it and the shell has nothing left to do.
+    eval_lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["evaluate"]
+    assert scores["metrics_md5"] == next(o["md5"] for o in eval_lock["outs"] if o["path"] == "eval/metrics.json")
+    assert json.loads(dvc(repo, "status", "--json").stdout) == {}
     for d in ("a2b", "b2a"):  # offline: KID unavailable, with the fix, and no number pretending otherwise
         assert scores[f"{d}_kid_x100"].startswith("unavailable: ") and "fix: " in scores[f"{d}_kid_x100"]
         assert f"{d}_kid_x100_std" not in scores
@@ -136,20 +143,28 @@ def test_eager_automation_requests_evaluation_when_the_model_changes(project):
     assert second.get_num_requested(SCORES) == 1 and second.get_num_requested(GALLERIES) == 1
 
 
-def test_kid_with_weights_and_feature_cache_on_reevaluation(project, tmp_path):
+def test_kid_with_weights_and_feature_cache_on_forced_reevaluation(project, tmp_path):
     repo, resources, instance, _ = project
     torch.manual_seed(0)
     weights = tmp_path / "inception.pth"
     torch.save(Inception3(aux_logits=False, init_weights=False).state_dict(), weights)
-    raw = yaml.safe_load((repo / "params.yaml").read_text())
+    params_file = repo / "params.yaml"
+    original = params_file.read_text()
+    raw = yaml.safe_load(original)
     raw["eval"]["inception_weights"] = str(weights)
-    params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(raw))
-    res = {**resources, "data_paths": DataPaths(root=str(repo / "data"), params=str(params))}
-    metas = []
-    for _ in range(2):
-        result = dg.materialize([evaluation], resources=res, instance=instance, selection=[SCORES, GALLERIES])
-        metas.append(_meta(next(e for e in result.get_asset_materialization_events() if e.asset_key == SCORES)))
+    params_file.write_text(yaml.safe_dump(raw))  # an eval param changed: DVC re-runs the stage
+    metas, logs = [], []
+    try:
+        # then the re-evaluation schedule's run config: the stage runs again with nothing changed
+        for config in ({}, {"ops": {"evaluation": {"config": {"force": True}}}}):
+            result = dg.materialize([evaluation], resources=resources, instance=instance, selection=[SCORES, GALLERIES],
+                                    run_config=config)
+            metas.append(_meta(next(e for e in result.get_asset_materialization_events() if e.asset_key == SCORES)))
+            logs.append("\n".join(e.user_message for e in instance.all_logs(result.run_id)))
+    finally:
+        params_file.write_text(original)
+    assert all("Running stage 'evaluate'" in log for log in logs)
+    assert "--force" in logs[1]
     first, second = metas
     for d in ("a2b", "b2a"):
         assert isinstance(first[f"{d}_kid_x100"], float) and first[f"{d}_kid_x100_std"] >= 0

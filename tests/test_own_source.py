@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from orchestration.assets.data import prepared_data
+from orchestration.assets.evaluation import evaluation
 from orchestration.assets.training import trained_model
 from orchestration.dvc_resource import DvcCli
 from orchestration.sensors import lock_events
@@ -56,22 +57,27 @@ def test_shell_repro_trains_on_the_zip_and_locks_its_md5(repo):
 def test_dagster_assets_agree_with_the_shell_and_never_undo_it(repo):
     instance = dg.DagsterInstance.ephemeral()
     resources = {"dvc": DvcCli(repo=str(repo))}
-    # A model trained from the shell: the sensor records the lock's data and model, nothing runs.
+    # A model trained and evaluated from the shell: the sensor records the lock's data, model and
+    # evaluation, nothing runs.
     events, skipped = lock_events(instance, resources["dvc"])
     assert skipped == [] and [e.asset_key.to_user_string() for e in events] == [
-        "raw_images", "deduplicated_images", "validated_manifest", "trained_model"]
-    model_event = events[-1]
+        "raw_images", "deduplicated_images", "validated_manifest", "trained_model", "evaluation_scores",
+        "attention_galleries"]
+    model_event = events[3]
+    eval_lock = read_stage_lock(repo / "dvc.lock", "evaluate")
+    assert events[4].metadata["metrics_md5"].value == eval_lock["outs"]["eval/metrics.json"]
     assert model_event.metadata["source_md5"].value == _md5(repo / ZIP)
     for event in events:
         instance.report_runless_asset_event(event)
     assert lock_events(instance, resources["dvc"]) == ([], [])  # recorded once
 
-    # The data assets run the prepare stage: DVC finds it up to date and the lock stays the same.
+    # Every asset runs its stage: DVC finds each up to date and the lock stays the same.
     lock_before = (repo / "dvc.lock").read_text()
-    result = dg.materialize([prepared_data, trained_model], resources=resources, instance=instance)
+    result = dg.materialize([prepared_data, trained_model, evaluation], resources=resources, instance=instance)
     assert result.success
     logs = "\n".join(e.user_message for e in instance.all_logs(result.run_id))
-    assert "Stage 'prepare' didn't change" in logs and "Stage 'train' didn't change" in logs
+    for stage in ("prepare", "train", "evaluate"):
+        assert f"Stage '{stage}' didn't change" in logs
     meta = {e.asset_key.to_user_string(): e.materialization for e in result.get_asset_materialization_events()}
     assert meta["raw_images"].metadata["source_md5"].value == _md5(repo / ZIP)
     assert meta["raw_images"].metadata["quarantined"].value == 1

@@ -1,12 +1,18 @@
 """Evaluation assets (group ``evaluation``): KID scores and attention galleries of the trained model.
 
-One call of spagan.evaluate.evaluate (the function the DVC ``evaluate`` stage runs too) on the
-validated test data materializes both assets. Each records the model hash and the data versions
-from dvc.lock and the model's lineage.json, so any score traces back to the data it came from.
-Both re-materialize when the model or the data change (AutomationCondition.eager, evaluated by
-the sensor in orchestration/schedules.py) and on the re-evaluation schedule.
+Both are made by one run of the DVC ``evaluate`` stage (`dvc repro evaluate`), exactly as the
+data and the model are made by their stages, so dvc.lock is the one authority for the evaluation
+too: `dvc status` stays clean after Dagster evaluates, and an evaluation run from a shell is the
+one Dagster shows (the dvc.lock sensor records it). The assets report what the stage wrote
+(eval/metrics.json, eval/gallery/) with the model hash and the data versions from dvc.lock and
+the model's lineage.json, so any score traces back to the data it came from. Both re-materialize
+when the model or the data change (AutomationCondition.eager, evaluated by the sensor in
+orchestration/schedules.py) and on the re-evaluation schedule, which forces the stage to run
+(`dvc repro --force`): its inputs are unchanged, but what is outside them (Inception weights
+that have since appeared in torch hub's cache, say) is looked at again.
 """
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +21,20 @@ import dagster as dg
 from orchestration.assets.data import VALIDATED_MANIFEST
 from orchestration.assets.training import TRAIN_STAGE, trained_model
 from orchestration.dvc_resource import DvcCli
-from orchestration.resources import DataPaths
 from spagan.config import load_config
-from spagan.errors import SpaganError
 from spagan.data.preview import markdown_image
+from spagan.dvcfiles import read_stage_lock
+from spagan.errors import SpaganError
+from spagan.fileio import json_digest
 from spagan.lineage import locked_model_lineage
 from spagan.report import DIRECTIONS, METRICS, METRICS_NAME, SCORE_KEYS, cell, kid_text, metric_value, report_rows
-from spagan.fileio import json_digest
 
 SCORES = dg.AssetKey("evaluation_scores")
 GALLERIES = dg.AssetKey("attention_galleries")
-EVAL_DIR = "evaluation"  # below the data root: metrics.json and gallery/{a2b,b2a}.png
-# Inception features by content hash, below the DVC repo and shared with the DVC `evaluate` stage
-# (--cache-dir runs/eval_feature_cache): a re-evaluation of unchanged images computes nothing.
+EVAL_STAGE = "evaluate"
+EVAL_DIR = "eval"  # the stage's output folder, below the repo: metrics.json and gallery/{a2b,b2a}.png
+# Inception features by content hash, below the DVC repo, passed to the `evaluate` stage and the
+# ablation job (--cache-dir runs/eval_feature_cache): a re-evaluation of unchanged images computes nothing.
 FEATURE_CACHE = "runs/eval_feature_cache"
 GALLERY_SIDE = 384  # px: longest side of the inline thumbnails
 _EAGER = dg.AutomationCondition.eager()  # model or test data updated -> evaluate again
@@ -71,8 +78,10 @@ def gallery_metadata(metrics: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     return meta
 
 
-def trace_metadata(facts: dict[str, Any], metrics: dict[str, Any], eval_digest: str) -> dict[str, Any]:
-    """Model and data versions the scores were computed on (dvc.lock + lineage.json + summary.json)."""
+def trace_metadata(facts: dict[str, Any], metrics: dict[str, Any], eval_digest: str,
+                   eval_lock: dict[str, Any]) -> dict[str, Any]:
+    """Model and data versions the scores were computed on (dvc.lock + lineage.json + summary.json),
+    and the md5s dvc.lock recorded for the evaluation's own outputs."""
     lin, lock = facts["lineage"], facts["lock"]
     source = lin["data"].get("source") or {}
     return {
@@ -87,7 +96,42 @@ def trace_metadata(facts: dict[str, Any], metrics: dict[str, Any], eval_digest: 
         "evaluated_data_version": metrics["data"]["data_version"] or "unknown",
         "git_commit": lin["code"].get("commit") or "unknown",
         "eval_params_digest": eval_digest,
+        "metrics_md5": eval_lock["outs"].get(f"{EVAL_DIR}/{METRICS_NAME}", "unknown"),
+        "gallery_md5": eval_lock["outs"].get(f"{EVAL_DIR}/gallery", "unknown"),
     }
+
+
+def evaluation_materializations(repo: Path) -> list[tuple[dg.AssetKey, dict[str, Any], str]]:
+    """(asset key, metadata, data version) of both evaluation assets, from what the DVC `evaluate`
+    stage wrote and dvc.lock recorded; SpaganError when the lock and the files disagree (scores are
+    never reported for a model or data they were not computed on)."""
+    facts = locked_model_lineage(repo, TRAIN_STAGE)
+    if facts["problems"]:
+        raise SpaganError("the model folder does not match dvc.lock: " + "; ".join(facts["problems"]))
+    eval_lock = read_stage_lock(repo / "dvc.lock", EVAL_STAGE)
+    evaluated_md5 = eval_lock["deps"].get(facts["model_dir"])
+    if evaluated_md5 != facts["model_md5"]:
+        raise SpaganError(f"dvc.lock: stage {EVAL_STAGE!r} evaluated {facts['model_dir']} {evaluated_md5}, but the "
+                          f"{TRAIN_STAGE!r} stage's model is {facts['model_md5']} (run `dvc repro {EVAL_STAGE}`)")
+    out = repo / EVAL_DIR
+    metrics = json.loads((out / METRICS_NAME).read_text(encoding="utf-8"))
+    if metrics["checkpoint"]["sha256"] != facts["lineage"]["model"]["sha256"]:
+        raise SpaganError(f"{out / METRICS_NAME}: the evaluated checkpoint is not the one lineage.json describes")
+    params = load_config(repo / "params.yaml")
+    trace = trace_metadata(facts, metrics, params.digest("eval"), eval_lock)
+    version = json_digest(trace)
+    scores = {**score_metadata(metrics), **trace, "metrics_file": dg.MetadataValue.path(str(out / METRICS_NAME)),
+              "feature_cache": dg.MetadataValue.json(metrics["run"]["feature_cache"] or {"used": False}),
+              "seconds": metrics["run"]["seconds"]}
+    return [(SCORES, scores, version), (GALLERIES, {**gallery_metadata(metrics, out), **trace}, version)]
+
+
+class EvaluationConfig(dg.Config):
+    """How the evaluation is run."""
+
+    # Run the DVC `evaluate` stage even when its inputs are unchanged (the re-evaluation schedule sets
+    # it); otherwise DVC skips an up-to-date stage and the assets report the evaluation dvc.lock holds.
+    force: bool = False
 
 
 @dg.multi_asset(
@@ -103,29 +147,19 @@ def trace_metadata(facts: dict[str, Any], metrics: dict[str, Any], eval_digest: 
                                  "of test images per direction"),
     ],
 )
-def evaluation(context: dg.AssetExecutionContext, data_paths: DataPaths, dvc: DvcCli):
-    """Score the model dvc.lock names on the prepared test data (spagan.evaluate.evaluate)."""
-    from spagan.evaluate import evaluate  # torch: imported when evaluating only
-
-    params = load_config(data_paths.params_path())
+def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, dvc: DvcCli):
+    """`dvc repro evaluate` (skipped by DVC when up to date, unless forced), then what it wrote."""
     try:
-        facts = locked_model_lineage(dvc.root(), TRAIN_STAGE)
+        read_stage_lock(dvc.root() / "dvc.lock", TRAIN_STAGE)
     except SpaganError as exc:
         raise dg.Failure(description=f"no DVC-trained model to evaluate: {exc}") from None
-    if facts["problems"]:
-        raise dg.Failure(description="the model folder does not match dvc.lock: " + "; ".join(facts["problems"]))
-    out = data_paths.inside(EVAL_DIR)
-    metrics = evaluate(params.eval, dvc.root() / facts["model_dir"], data_paths.inside("prepared"), out,
-                       cache_dir=dvc.root() / FEATURE_CACHE)
-    if metrics["checkpoint"]["sha256"] != facts["lineage"]["model"]["sha256"]:
-        raise dg.Failure(description="the evaluated checkpoint is not the one lineage.json describes")
-    trace = trace_metadata(facts, metrics, params.digest("eval"))
-    version = json_digest(trace)
-    context.log.info(f"evaluated model {trace['model_sha256'][:16]} on data {trace['evaluated_data_version']}: "
-                     f"KID x100 a2b {kid_text(metrics['a2b']['kid_x100'], reason=True)}")
-    yield dg.MaterializeResult(asset_key=SCORES, data_version=dg.DataVersion(version), metadata={
-        **score_metadata(metrics), **trace, "metrics_file": dg.MetadataValue.path(str(out / METRICS_NAME)),
-        "feature_cache": dg.MetadataValue.json(metrics["run"]["feature_cache"] or {"used": False}),
-        "seconds": metrics["run"]["seconds"]})
-    yield dg.MaterializeResult(asset_key=GALLERIES, data_version=dg.DataVersion(version),
-                               metadata={**gallery_metadata(metrics, out), **trace})
+    dvc.repro(EVAL_STAGE, context.log, force=config.force)
+    try:
+        results = evaluation_materializations(dvc.root())
+    except SpaganError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    scores = results[0][1]
+    context.log.info(f"model {scores['model_sha256'][:16]} on data {scores['evaluated_data_version']}: "
+                     f"KID x100 a2b {scores['a2b_kid_x100']}")
+    for key, metadata, version in results:
+        yield dg.MaterializeResult(asset_key=key, data_version=dg.DataVersion(version), metadata=metadata)

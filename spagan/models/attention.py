@@ -30,3 +30,13 @@ def attention_from_features(features: torch.Tensor, size: tuple[int, int], mode:
 def apply_attention(x: torch.Tensor, amap: torch.Tensor | None) -> torch.Tensor:
     """Eq. 2: the attended input A(x) * x (x unchanged when attention is off)."""
     return x if amap is None else amap.to(x.dtype) * x
+
+
+def blend_output(generated: torch.Tensor, x: torch.Tensor, amap: torch.Tensor | None, blend: bool) -> torch.Tensor:
+    """The translation: G(A(x) * x) as the paper has it, or, with model.attention_blend (a
+    departure from the paper), A(x) * G(A(x) * x) + (1 - A(x)) * x: low-attention pixels keep
+    the input, so the generator's changes stay where the discriminator looks."""
+    if not blend or amap is None:
+        return generated
+    a = amap.to(generated.dtype)
+    return a * generated + (1 - a) * x.to(generated.dtype)
