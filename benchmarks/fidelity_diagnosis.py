@@ -34,7 +34,7 @@ from spagan.evaluate import find_mask, load_mask  # noqa: E402
 from spagan.fileio import atomic_write_bytes  # noqa: E402
 from spagan.imageio import list_images, load_image, save_pil  # noqa: E402
 from spagan.inference import Translator  # noqa: E402
-from spagan.models import apply_attention  # noqa: E402
+from spagan.models import apply_attention, blend_output  # noqa: E402
 
 
 def _bg_l1(real: torch.Tensor, fake: torch.Tensor, bg: torch.Tensor) -> float:
@@ -71,10 +71,14 @@ def diagnose_direction(tr: Translator, data: Path, direction: str, rows: int) ->
         obj = torch.from_numpy(load_mask(mask_path, tuple(x.shape[-2:])).astype(bool))
         bg = ~obj
         with torch.no_grad():
-            a = d_src.attention(x)
+            # the model's own path: CycleGAN (attention off) translates x as it is
+            a = d_src.attention(x) if tr.cfg.model.attention else torch.ones_like(x[:, :1])
             xa = apply_attention(x, a)
             fake = gen(xa)
             fake_raw = gen(x)
+            # with model.attention_blend, `fake` is already blended: blending again changes nothing new
+            fake = blend_output(fake, x, a, tr.cfg.model.attention_blend)
+            fake_raw = blend_output(fake_raw, x, torch.ones_like(a), tr.cfg.model.attention_blend)
             blend = a * fake + (1 - a) * x
             a_tgt = d_tgt.attention(fake)
         a0, at0 = a[0, 0].cpu(), a_tgt[0, 0].cpu()
@@ -113,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="prepared folder with testA/ testB/ and their masks")
     p.add_argument("--out", required=True, help="folder for diagnosis.json and one PNG per direction")
     p.add_argument("--rows", type=int, default=6, help="images per picture")
+    p.add_argument("--zoom", type=int, default=1, help="enlarge the pictures this many times (nearest neighbour)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     tr = Translator.from_checkpoint(args.checkpoint, device="cpu")
@@ -125,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     for direction in ("a2b", "b2a"):
         stats, picture = diagnose_direction(tr, Path(args.data), direction, args.rows)
         report[direction] = stats
-        save_pil(Image.fromarray(picture).resize((picture.shape[1] * 2, picture.shape[0] * 2), Image.NEAREST),
+        k = args.zoom
+        save_pil(Image.fromarray(picture).resize((picture.shape[1] * k, picture.shape[0] * k), Image.NEAREST),
                  out / f"{direction}.png")
     atomic_write_bytes(out / "diagnosis.json", (json.dumps(report, indent=2) + "\n").encode())
     print(json.dumps(report, indent=2))

@@ -47,6 +47,7 @@ STUDY_VARIANTS: dict[str, dict[str, Any]] = {
     "spagan_fm_attended": {"train.fm_pairing": "attended"},
     # a departure from the paper (model.attention_blend): low-attention pixels keep the input
     "spagan_blend": {"model.attention_blend": True},
+    "spagan_pre_act_blend": {"model.attention_features": "pre_act", "model.attention_blend": True},
 }
 # metrics.json key -> row key prefix
 ROW_METRICS = {"background_l1": "background_l1", "attention_auc": "attention_auc",
@@ -121,9 +122,25 @@ def collect(args: argparse.Namespace) -> None:
     order = list(STUDY_VARIANTS)
     rows.sort(key=lambda r: (order.index(r["variant"]) if r["variant"] in order else len(order), r["steps"]))
     atomic_write_bytes(Path(args.json), (json.dumps(rows, indent=2) + "\n").encode())
+    print(markdown_table(rows))
     print(f"{len(rows)} rows -> {args.json}")
     if args.plot:
         plot(rows, Path(args.plot))
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a markdown table (a2b / b2a in each cell)."""
+    cols = [("background L1", "background_l1", 3), ("attention AUC", "attention_auc", 3),
+            ("attention in mask", "attention_in_mask", 3), ("classified as target", "classified_as_target", 2)]
+    lines = ["| variant | steps | " + " | ".join(f"{c} a2b / b2a" for c, _, _ in cols) + " |",
+             "|---|---:|" + "---|" * len(cols)]
+    for r in rows:
+        cells = []
+        for _, key, digits in cols:
+            cells.append(" / ".join("-" if r[f"{key}_{d}"] is None else f"{r[f'{key}_{d}']:.{digits}f}"
+                                    for d in DIRECTIONS))
+        lines.append(f"| {r['variant']} | {r['steps']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
