@@ -22,7 +22,7 @@ def test_blend_keeps_the_input_where_attention_is_zero_and_the_translation_where
 
 
 def test_blend_changes_training_and_trains_finite():
-    paper, _ = make_step()
+    paper, _ = make_step("model.attention_blend=false")
     blended, _ = make_step("model.attention_blend=true")
     a, b = batch()
     losses_paper, losses_blend = paper(a, b), blended(a, b)
