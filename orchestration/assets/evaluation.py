@@ -137,11 +137,13 @@ class EvaluationConfig(dg.Config):
 @dg.multi_asset(
     name="evaluation",
     specs=[
-        dg.AssetSpec(SCORES, group_name="evaluation", deps=[trained_model, VALIDATED_MANIFEST], kinds={"dvc", "pytorch"},
+        dg.AssetSpec(SCORES, group_name="evaluation", deps=[trained_model, VALIDATED_MANIFEST],
+                     kinds={"dvc", "pytorch"},
                      automation_condition=_EAGER,
                      description="KID x100 per direction (or why not, with the fix), attention localisation, "
                                  "background preservation and translation success on the test images"),
-        dg.AssetSpec(GALLERIES, group_name="evaluation", deps=[trained_model, VALIDATED_MANIFEST], kinds={"dvc", "pytorch"},
+        dg.AssetSpec(GALLERIES, group_name="evaluation", deps=[trained_model, VALIDATED_MANIFEST],
+                     kinds={"dvc", "pytorch"},
                      automation_condition=_EAGER,
                      description="input | attention overlay | translation | reconstruction for a seeded sample "
                                  "of test images per direction"),
