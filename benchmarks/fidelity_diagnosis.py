@@ -34,7 +34,7 @@ from spagan.evaluate import find_mask, load_mask  # noqa: E402
 from spagan.fileio import atomic_write_bytes  # noqa: E402
 from spagan.imageio import list_images, load_image, save_pil  # noqa: E402
 from spagan.inference import Translator  # noqa: E402
-from spagan.models import apply_attention, blend_output  # noqa: E402
+from spagan.models import apply_attention, attended_translation, blend_output  # noqa: E402
 
 
 def _bg_l1(real: torch.Tensor, fake: torch.Tensor, bg: torch.Tensor) -> float:
@@ -74,12 +74,9 @@ def diagnose_direction(tr: Translator, data: Path, direction: str, rows: int) ->
             # the model's own path: CycleGAN (attention off) translates x as it is
             a = d_src.attention(x) if tr.cfg.model.attention else torch.ones_like(x[:, :1])
             xa = apply_attention(x, a)
-            fake = gen(xa)
-            fake_raw = gen(x)
-            # with model.attention_blend, `fake` is already blended: blending again changes nothing new
-            fake = blend_output(fake, x, a, tr.cfg.model.attention_blend)
-            fake_raw = blend_output(fake_raw, x, torch.ones_like(a), tr.cfg.model.attention_blend)
-            blend = a * fake + (1 - a) * x
+            fake = attended_translation(gen, x, a, tr.cfg.model.attention_blend)  # the model's own translation
+            fake_raw = gen(x)  # the same generator on the un-attended input (what A(x) * x changes)
+            blend = blend_output(fake, x, a, blend=True)  # A * translation + (1 - A) * x
             a_tgt = d_tgt.attention(fake)
         a0, at0 = a[0, 0].cpu(), a_tgt[0, 0].cpu()
         acc["attention_object"].append(float(a0[obj].mean()))

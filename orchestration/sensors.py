@@ -11,7 +11,7 @@ sees it and runs the `evaluate` stage.
 import dagster as dg
 
 from orchestration.assets.data_metadata import data_materializations, prepare_lock
-from orchestration.assets.evaluation import EVAL_DIR, EVAL_STAGE, SCORES, evaluation_materializations
+from orchestration.assets.evaluation import EVAL_METRICS, EVAL_STAGE, SCORES, evaluation_materializations
 from orchestration.assets.training import TRAIN_STAGE, model_materialization
 from orchestration.dvc_resource import DvcCli
 from spagan.dvcfiles import read_stage_lock
@@ -54,9 +54,10 @@ def lock_events(instance: dg.DagsterInstance, dvc: DvcCli) -> tuple[list[dg.Asse
     except SpaganError as exc:
         skipped.append(f"model: {exc}")
     try:
-        metrics_md5 = read_stage_lock(repo / "dvc.lock", EVAL_STAGE)["outs"].get(f"{EVAL_DIR}/metrics.json")
+        eval_lock = read_stage_lock(repo / "dvc.lock", EVAL_STAGE)
+        metrics_md5 = eval_lock["outs"].get(EVAL_METRICS)
         if metrics_md5 is not None and _recorded(instance, SCORES, "metrics_md5") != metrics_md5:
-            for key, metadata, version in evaluation_materializations(repo):
+            for key, metadata, version in evaluation_materializations(repo, eval_lock):
                 events.append(dg.AssetMaterialization(key, metadata=metadata, tags={DATA_VERSION_TAG: version},
                                                       description="evaluated by `dvc repro` (recorded from dvc.lock)"))
     except SpaganError as exc:

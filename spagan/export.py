@@ -21,7 +21,7 @@ from torch import nn
 from spagan.errors import SpaganError
 from spagan.fileio import atomic_write_bytes
 from spagan.inference import DIRECTIONS, Translator
-from spagan.models import Discriminator, Generator, apply_attention, blend_output
+from spagan.models import Discriminator, Generator, attended_translation
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,7 @@ class TranslationGraph(nn.Module):
             attn = self.discriminator.attention(image)
         else:
             attn = torch.ones_like(image[:, :1])
-        out = self.generator(apply_attention(image, attn))
-        return blend_output(out, image, attn, self.blend and self.attention), attn
+        return attended_translation(self.generator, image, attn, self.blend and self.attention), attn
 
 
 def translation_graph(translator: Translator, direction: str) -> TranslationGraph:

@@ -11,7 +11,7 @@ from spagan.fileio import file_sha256
 from spagan.config import Config, config_from_dict
 from spagan.device import pick_device
 from spagan.errors import SpaganError
-from spagan.models import apply_attention, blend_output, build_networks
+from spagan.models import attended_translation, build_networks
 from spagan.report import DIRECTIONS
 from spagan.sizing import crop, min_side, pad_to_multiple
 
@@ -85,11 +85,8 @@ class Translator:
         if self.cfg.model.attention:
             blend = self.cfg.model.attention_blend
             attn = d_src.attention(x)
-            fake = blend_output(gen(apply_attention(x, attn)), x, attn, blend)
-            rec = None
-            if reconstruct:
-                attn_fake = d_tgt.attention(fake)
-                rec = blend_output(back(apply_attention(fake, attn_fake)), fake, attn_fake, blend)
+            fake = attended_translation(gen, x, attn, blend)
+            rec = attended_translation(back, fake, d_tgt.attention(fake), blend) if reconstruct else None
         else:
             attn = torch.ones_like(x[:, :1])
             fake = gen(x)

@@ -71,23 +71,26 @@ class SpaGanStep:
                 return D.attention(img)
         return D.attention(img)
 
-    def _blend(self, generated: torch.Tensor, x: torch.Tensor, amap: torch.Tensor | None) -> torch.Tensor:
-        """A generator's output as the translation (see models.attention.blend_output)."""
-        return blend_output(generated, x, amap, self.m.attention_blend)
-
     def _fuse(self, x: torch.Tensor) -> bool:
         """Whether to batch a generator's inputs into one pass (train.fuse_passes; auto: by image size)."""
         if self.t.fuse_passes == "auto":
             return x.shape[-2] * x.shape[-1] <= FUSE_MAX_PIXELS
         return self.t.fuse_passes == "on"
 
-    def _generate(self, net: torch.nn.Module, inputs: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(output, features) of `net` for each input: one concatenated pass when fusing."""
+    def _translate(self, net: torch.nn.Module, sources: list[tuple[torch.Tensor, torch.Tensor | None]]
+                   ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(translation, features) of `net` for each (image, attention map): the attended input
+        (Eq. 2), one concatenated pass when fusing, and the output composed as the translation
+        (models.attention.blend_output: model.attention_blend keeps unattended pixels)."""
+        inputs = [apply_attention(x, amap) for x, amap in sources]
         if len(inputs) == 1 or not self._fuse(inputs[0]):
-            return [net.forward_with_features(x) for x in inputs]
-        out, feat = net.forward_with_features(torch.cat(inputs))
-        sizes = [x.shape[0] for x in inputs]
-        return list(zip(out.split(sizes), feat.split(sizes)))
+            outputs = [net.forward_with_features(x) for x in inputs]
+        else:
+            out, feat = net.forward_with_features(torch.cat(inputs))
+            sizes = [x.shape[0] for x in inputs]
+            outputs = list(zip(out.split(sizes), feat.split(sizes)))
+        return [(blend_output(out, x, amap, self.m.attention_blend), feat)
+                for (out, feat), (x, amap) in zip(outputs, sources)]
 
     def __call__(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, float]:
         """Run one step on a batch of A and B images; returns the losses as floats (one
@@ -117,19 +120,14 @@ class SpaGanStep:
                 # Identity inputs: G gets y (attended by D_X, G's source discriminator), F gets x.
                 g_src.append((real_b, self._map(n.D_A, real_b)))
                 f_src.append((real_a, self._map(n.D_B, real_a)))
-            g_out = self._generate(n.G, [apply_attention(x, a) for x, a in g_src])
-            f_out = self._generate(n.F, [apply_attention(x, a) for x, a in f_src])
-            # The translations (model.attention_blend: low-attention pixels keep the input).
-            g_out = [(self._blend(out, *src), feat) for (out, feat), src in zip(g_out, g_src)]
-            f_out = [(self._blend(out, *src), feat) for (out, feat), src in zip(f_out, f_src)]
+            g_out, f_out = self._translate(n.G, g_src), self._translate(n.F, f_src)
             fake_b, feat_G_real = g_out[0]
             fake_a, feat_F_real = f_out[0]
             # Fakes: adversarial logits and the cycle-pass attention from the same pass.
             logit_fake_b, attn_fake_b = self._scored(n.D_B, fake_b)
             logit_fake_a, attn_fake_a = self._scored(n.D_A, fake_a)
-            rec_a, feat_F_fake = n.F.forward_with_features(apply_attention(fake_b, attn_fake_b))
-            rec_b, feat_G_fake = n.G.forward_with_features(apply_attention(fake_a, attn_fake_a))
-            rec_a, rec_b = self._blend(rec_a, fake_b, attn_fake_b), self._blend(rec_b, fake_a, attn_fake_a)
+            (rec_a, feat_F_fake), = self._translate(n.F, [(fake_b, attn_fake_b)])
+            (rec_b, feat_G_fake), = self._translate(n.G, [(fake_a, attn_fake_a)])
 
             loss_gan = gan_loss(logit_fake_b, True, t.gan_mode) + gan_loss(logit_fake_a, True, t.gan_mode)
             loss_cyc = cycle_loss(rec_a, real_a) + cycle_loss(rec_b, real_b)

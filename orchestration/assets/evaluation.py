@@ -33,6 +33,7 @@ SCORES = dg.AssetKey("evaluation_scores")
 GALLERIES = dg.AssetKey("attention_galleries")
 EVAL_STAGE = "evaluate"
 EVAL_DIR = "eval"  # the stage's output folder, below the repo: metrics.json and gallery/{a2b,b2a}.png
+EVAL_METRICS = f"{EVAL_DIR}/{METRICS_NAME}"  # as dvc.lock names it
 # Inception features by content hash, below the DVC repo, passed to the `evaluate` stage and the
 # ablation job (--cache-dir runs/eval_feature_cache): a re-evaluation of unchanged images computes nothing.
 FEATURE_CACHE = "runs/eval_feature_cache"
@@ -96,31 +97,33 @@ def trace_metadata(facts: dict[str, Any], metrics: dict[str, Any], eval_digest: 
         "evaluated_data_version": metrics["data"]["data_version"] or "unknown",
         "git_commit": lin["code"].get("commit") or "unknown",
         "eval_params_digest": eval_digest,
-        "metrics_md5": eval_lock["outs"].get(f"{EVAL_DIR}/{METRICS_NAME}", "unknown"),
+        "metrics_md5": eval_lock["outs"].get(EVAL_METRICS, "unknown"),
         "gallery_md5": eval_lock["outs"].get(f"{EVAL_DIR}/gallery", "unknown"),
     }
 
 
-def evaluation_materializations(repo: Path) -> list[tuple[dg.AssetKey, dict[str, Any], str]]:
+def evaluation_materializations(repo: Path, eval_lock: dict[str, Any] | None = None
+                                ) -> list[tuple[dg.AssetKey, dict[str, Any], str]]:
     """(asset key, metadata, data version) of both evaluation assets, from what the DVC `evaluate`
-    stage wrote and dvc.lock recorded; SpaganError when the lock and the files disagree (scores are
-    never reported for a model or data they were not computed on)."""
+    stage wrote and dvc.lock recorded (`eval_lock`: that stage's entry, when the caller already read
+    it); SpaganError when the lock and the files disagree (scores are never reported for a model or
+    data they were not computed on)."""
     facts = locked_model_lineage(repo, TRAIN_STAGE)
     if facts["problems"]:
         raise SpaganError("the model folder does not match dvc.lock: " + "; ".join(facts["problems"]))
-    eval_lock = read_stage_lock(repo / "dvc.lock", EVAL_STAGE)
+    eval_lock = eval_lock or read_stage_lock(repo / "dvc.lock", EVAL_STAGE)
     evaluated_md5 = eval_lock["deps"].get(facts["model_dir"])
     if evaluated_md5 != facts["model_md5"]:
         raise SpaganError(f"dvc.lock: stage {EVAL_STAGE!r} evaluated {facts['model_dir']} {evaluated_md5}, but the "
                           f"{TRAIN_STAGE!r} stage's model is {facts['model_md5']} (run `dvc repro {EVAL_STAGE}`)")
     out = repo / EVAL_DIR
-    metrics = json.loads((out / METRICS_NAME).read_text(encoding="utf-8"))
+    metrics = json.loads((repo / EVAL_METRICS).read_text(encoding="utf-8"))
     if metrics["checkpoint"]["sha256"] != facts["lineage"]["model"]["sha256"]:
-        raise SpaganError(f"{out / METRICS_NAME}: the evaluated checkpoint is not the one lineage.json describes")
+        raise SpaganError(f"{repo / EVAL_METRICS}: the evaluated checkpoint is not the one lineage.json describes")
     params = load_config(repo / "params.yaml")
     trace = trace_metadata(facts, metrics, params.digest("eval"), eval_lock)
     version = json_digest(trace)
-    scores = {**score_metadata(metrics), **trace, "metrics_file": dg.MetadataValue.path(str(out / METRICS_NAME)),
+    scores = {**score_metadata(metrics), **trace, "metrics_file": dg.MetadataValue.path(str(repo / EVAL_METRICS)),
               "feature_cache": dg.MetadataValue.json(metrics["run"]["feature_cache"] or {"used": False}),
               "seconds": metrics["run"]["seconds"]}
     return [(SCORES, scores, version), (GALLERIES, {**gallery_metadata(metrics, out), **trace}, version)]

@@ -1,6 +1,6 @@
 """SPA-GAN networks: CycleGAN's backbone plus discriminator-derived spatial attention."""
 
-from spagan.models.attention import apply_attention, attention_from_features, blend_output
+from spagan.models.attention import apply_attention, attended_translation, attention_from_features, blend_output
 from spagan.models.discriminator import Discriminator
 from spagan.models.generator import Generator
 from spagan.models.networks import Networks, build_networks, compile_networks
@@ -10,6 +10,7 @@ __all__ = [
     "Generator",
     "Networks",
     "apply_attention",
+    "attended_translation",
     "blend_output",
     "attention_from_features",
     "build_networks",

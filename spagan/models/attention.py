@@ -40,3 +40,10 @@ def blend_output(generated: torch.Tensor, x: torch.Tensor, amap: torch.Tensor | 
         return generated
     a = amap.to(generated.dtype)
     return a * generated + (1 - a) * x.to(generated.dtype)
+
+
+def attended_translation(generator: torch.nn.Module, x: torch.Tensor, amap: torch.Tensor | None,
+                         blend: bool) -> torch.Tensor:
+    """One generator pass as every test-time path runs it: Eq. 2's attended input, the generator,
+    then blend_output (translate, evaluation, the ONNX graph, the cycle back)."""
+    return blend_output(generator(apply_attention(x, amap)), x, amap, blend)
