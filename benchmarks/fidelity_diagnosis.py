@@ -30,10 +30,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from spagan.evaluate import find_mask, load_mask  # noqa: E402
-from spagan.fileio import atomic_write_bytes  # noqa: E402
-from spagan.imageio import list_images, load_image, save_pil  # noqa: E402
-from spagan.inference import Translator  # noqa: E402
+from spagan.core.fileio import atomic_write_bytes  # noqa: E402
+from spagan.core.imageio import list_images, load_image, save_pil  # noqa: E402
+from spagan.evaluation.evaluate import find_mask, load_mask  # noqa: E402
+from spagan.inference.translator import Translator  # noqa: E402
 from spagan.models import apply_attention, attended_translation, blend_output  # noqa: E402
 
 

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from spagan.config import load_config  # noqa: E402
-from spagan.device import pick_device  # noqa: E402
-from spagan.inference import Translator  # noqa: E402
-from spagan.metrics.features import build_inception, load_inception  # noqa: E402
+from spagan.core.device import pick_device  # noqa: E402
+from spagan.evaluation.metrics.features import build_inception, load_inception  # noqa: E402
+from spagan.inference.translator import Translator  # noqa: E402
 from spagan.models import build_networks  # noqa: E402
 
 

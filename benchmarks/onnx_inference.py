@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from spagan.config import load_config  # noqa: E402
-from spagan.export import compare_with_pytorch, graph_to_onnx, translation_graph  # noqa: E402
-from spagan.inference import Translator  # noqa: E402
+from spagan.inference.export import compare_with_pytorch, graph_to_onnx, translation_graph  # noqa: E402
+from spagan.inference.translator import Translator  # noqa: E402
 from spagan.models import build_networks  # noqa: E402
 
 

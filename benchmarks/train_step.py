@@ -47,7 +47,7 @@ path, device = sys.argv[1], sys.argv[2]
 sys.argv = [path] + sys.argv[3:]
 if device == "cuda":
     torch.set_default_device("cuda")
-    torch.backends.cudnn.benchmark = True  # as spagan.device.configure_backends does for training
+    torch.backends.cudnn.benchmark = True  # as spagan.core.device.configure_backends does for training
     clock = time.perf_counter
     time.perf_counter = lambda: (torch.cuda.synchronize(), clock())[1]
 runpy.run_path(path, run_name="__main__")
@@ -94,10 +94,10 @@ def worker(args: argparse.Namespace) -> None:
 
     sys.path.insert(0, str(ROOT))
     from spagan.config import load_config
-    from spagan.device import autocast_factory, pick_device
-    from spagan.image_pool import ImagePool
-    from spagan.step import SpaGanStep
-    from spagan.train_state import build_trainables
+    from spagan.core.device import autocast_factory, pick_device
+    from spagan.training.image_pool import ImagePool
+    from spagan.training.state import build_trainables
+    from spagan.training.step import SpaGanStep
 
     # load_size follows the crop size: the step is timed on ready tensors, nothing is loaded or cropped.
     overrides = [f"train.image_size={args.size}", f"train.load_size={args.size}", f"train.batch_size={args.batch}",

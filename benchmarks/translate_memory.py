@@ -4,7 +4,7 @@
 
 Each measurement runs in a fresh process: the networks are built and loaded first, then one
 image is translated; the figure is the rise of the peak resident set size (ru_maxrss) over the
-resident set after loading, i.e. what the pass itself needs. `spagan.memory` fits its
+resident set after loading, i.e. what the pass itself needs. `spagan.inference.memory` fits its
 per-pixel model to these numbers (bytes per pixel = a + b * ngf).
 """
 
@@ -32,7 +32,7 @@ def worker(size: int, ngf: int, width: int) -> dict:
     import torch
 
     from spagan.config import load_config
-    from spagan.inference import Translator
+    from spagan.inference.translator import Translator
     from spagan.models import build_networks
 
     torch.set_num_threads(2)

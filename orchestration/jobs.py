@@ -1,5 +1,5 @@
 """The ``ablation`` job: SPA-GAN, SPA-GAN without the feature map loss and the CycleGAN baseline,
-trained and evaluated on the prepared data with the same budget (spagan.ablation.run_ablation).
+trained and evaluated on the prepared data with the same budget (spagan.evaluation.ablation.run_ablation).
 
 An op job, not assets: its three throw-away models are a comparison, not the pipeline's model.
 """
@@ -16,13 +16,13 @@ class AblationConfig(dg.Config):
     """Shared overrides and which variants to run."""
 
     overrides: list[str] = Field(default_factory=list)  # KEY=VALUE for every variant, e.g. ["train.max_steps=400"]
-    variants: list[str] = Field(default_factory=list)  # subset of spagan.ablation.VARIANTS; [] = all three
+    variants: list[str] = Field(default_factory=list)  # subset of spagan.evaluation.ablation.VARIANTS; [] = all three
 
 
 @dg.op(out=dg.Out(str, description="path of ablation.md"))
 def ablate_variants(context: dg.OpExecutionContext, config: AblationConfig, data_paths: DataPaths, dvc: DvcCli):
     """Train + evaluate every variant on <data root>/prepared into <data root>/ablation."""
-    from spagan.ablation import JSON_NAME, TABLE_NAME, VARIANTS, run_ablation
+    from spagan.evaluation.ablation import JSON_NAME, TABLE_NAME, VARIANTS, run_ablation
 
     unknown = set(config.variants) - set(VARIANTS)
     if unknown:

@@ -14,8 +14,8 @@ from orchestration.assets.data_metadata import data_materializations, prepare_lo
 from orchestration.assets.evaluation import EVAL_METRICS, EVAL_STAGE, SCORES, evaluation_materializations
 from orchestration.assets.training import TRAIN_STAGE, model_materialization
 from orchestration.dvc_resource import DvcCli
-from spagan.dvcfiles import read_stage_lock
-from spagan.errors import SpaganError
+from spagan.core.errors import SpaganError
+from spagan.lineage.dvcfiles import read_stage_lock
 
 # dagster's tag for a materialization's data version (what MaterializeResult(data_version=...) sets)
 DATA_VERSION_TAG = "dagster/data_version"

@@ -262,7 +262,7 @@ class Check:
             metrics_path = self.out / "eval" / "metrics.json"
             features = json.loads(metrics_path.read_text())["settings"]["features"] if metrics_path.exists() else {}
             self.facts["evaluate"] = {"exit": res.returncode, "features": features}
-            from spagan.metrics.features import numerics_tag
+            from spagan.evaluation.metrics.features import numerics_tag
 
             expected = numerics_tag(self.p.device)
             if res.returncode:
@@ -374,11 +374,11 @@ def count_syncs() -> None:
 
     sys.path.insert(0, str(ROOT))
     from spagan.config import load_config
-    from spagan.device import autocast_factory
-    from spagan.distributed import DistInfo, step_outcome
-    from spagan.image_pool import ImagePool
-    from spagan.step import SpaGanStep
-    from spagan.train_state import build_trainables
+    from spagan.core.device import autocast_factory
+    from spagan.training.distributed import DistInfo, step_outcome
+    from spagan.training.image_pool import ImagePool
+    from spagan.training.state import build_trainables
+    from spagan.training.step import SpaGanStep
 
     cfg = load_config(ROOT / "params.yaml", ["train.image_size=64"])
     dev = torch.device("cuda")

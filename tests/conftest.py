@@ -43,7 +43,7 @@ def write_tiny_domains(root: Path, n: int = 4, size: int = 40, seed: int = 0) ->
 @pytest.fixture
 def isolated_torch_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No real hub cache or SPAGAN_INCEPTION_WEIGHTS override leaks into a test."""
-    from spagan.metrics.features import ENV_VAR
+    from spagan.evaluation.metrics.features import ENV_VAR
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     monkeypatch.delenv(ENV_VAR, raising=False)

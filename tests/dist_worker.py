@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 
 from spagan.config import load_config
-from spagan.step import SpaGanStep
-from spagan.train import train
+from spagan.training.loop import train
+from spagan.training.step import SpaGanStep
 
 ROOT = Path(__file__).resolve().parents[1]  # run as a script: `tests` is not importable
 data, out, bad_rank, bad_step, *overrides = sys.argv[1:]

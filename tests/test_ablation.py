@@ -12,9 +12,9 @@ from PIL import Image
 from orchestration.dvc_resource import DvcCli
 from orchestration.jobs import ablation
 from orchestration.resources import DataPaths
-from spagan.ablation import JSON_NAME, ROWS, TABLE_NAME, VARIANTS, run_ablation
 from spagan.cli import main
-from spagan.metrics.features import ENV_VAR
+from spagan.evaluation.ablation import JSON_NAME, ROWS, TABLE_NAME, VARIANTS, run_ablation
+from spagan.evaluation.metrics.features import ENV_VAR
 from tests.conftest import ROOT, TINY_OVERRIDES, write_tiny_domains
 
 OVERRIDES = [*TINY_OVERRIDES, "train.max_steps=2", "eval.gallery_size=2"]

@@ -3,8 +3,8 @@
 import torch
 
 from spagan.config import load_config
-from spagan.export import translation_graph
-from spagan.inference import Translator
+from spagan.inference.export import translation_graph
+from spagan.inference.translator import Translator
 from spagan.models import apply_attention, blend_output, build_networks
 from tests.conftest import ROOT, TINY_OVERRIDES
 from tests.test_step import batch, make_step

@@ -120,7 +120,7 @@ def test_boundary_values_are_accepted(overrides):
 
 
 def test_every_key_has_a_rule_entry():
-    from spagan.config_rules import RULES
+    from spagan.config.rules import RULES
 
     keys = {f"{s}.{k}" for s, section in load_config(None).to_dict().items() for k in section}
     assert set(RULES) == keys
@@ -147,7 +147,7 @@ def test_save_config_is_atomic_and_round_trips(tmp_path, monkeypatch):
     import yaml
 
     assert config_from_dict(yaml.safe_load((tmp_path / "config.yaml").read_text())) == cfg
-    monkeypatch.setattr("spagan.config.yaml.safe_dump", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr("spagan.config.loading.yaml.safe_dump", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         save_config(cfg, tmp_path / "config.yaml")
     assert config_from_dict(yaml.safe_load((tmp_path / "config.yaml").read_text())) == cfg

@@ -3,7 +3,7 @@ not a choice, not finite) are refused by every command with exit 2, one line on 
 key, no traceback and nothing written; values on and inside the bounds are accepted.
 
 The strategies are built from the dataclass types and the rule table, so a new key is covered
-as soon as it has a type and an entry in spagan.config_rules.RULES."""
+as soon as it has a type and an entry in spagan.config.rules.RULES."""
 
 import dataclasses
 import math
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from spagan.cli import main
 from spagan.config import Config, ConfigError, load_config
-from spagan.config_rules import RULES, Range
+from spagan.config.rules import RULES, Range
 from tests.conftest import ROOT
 
 PARAMS = ROOT / "params.yaml"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from spagan.metrics.features import ENV_VAR
+from spagan.evaluation.metrics.features import ENV_VAR
 from tests.dvc_project import ROOT, dvc, git, make_project
 
 LOCATION, REPOSITORY = "spagan", "__repository__"

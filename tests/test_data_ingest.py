@@ -175,6 +175,6 @@ def test_exif_orientation_is_applied(tmp_path):
 def test_listing_rejects_two_dataset_roots(tmp_path):
     for root in ("a", "b"):
         _save(_img(1), tmp_path / root / "trainA" / "x.png")
-    from spagan.errors import SpaganError
+    from spagan.core.errors import SpaganError
     with pytest.raises(SpaganError, match="more than one dataset root"):
         list_source(tmp_path)

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from spagan.dataset import UnpairedEpoch, UnpairedRun, domain_files
-from spagan.errors import SpaganError
+from spagan.core.errors import SpaganError
+from spagan.training.dataset import UnpairedEpoch, UnpairedRun, domain_files
 
 
 def run_items(files_a, files_b, **kw):

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from spagan.device import configure_backends, loader_workers, memory_format
-from spagan.errors import SpaganError
+from spagan.core.device import configure_backends, loader_workers, memory_format
+from spagan.core.errors import SpaganError
 
 
 def test_auto_workers_per_device():

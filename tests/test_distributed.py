@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from spagan.checkpoint import load_checkpoint
-from spagan.distributed import DistInfo, collective_device, step_outcome
+from spagan.models.checkpoint import load_checkpoint
+from spagan.training.distributed import DistInfo, collective_device, step_outcome
 from tests.conftest import ROOT, TINY_OVERRIDES
 
 TORCHRUN = Path(sys.executable).parent / "torchrun"
@@ -99,7 +99,7 @@ def test_collective_device_follows_the_backend(monkeypatch):
 
 
 def test_agreement_is_one_all_reduce_on_the_collective_device(monkeypatch):
-    import spagan.distributed as d
+    import spagan.training.distributed as d
 
     seen = []
     monkeypatch.setattr(d, "collective_device", lambda: torch.device("cpu"))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from spagan.metrics.domain_classifier import DomainClassifier, image_features
+from spagan.evaluation.metrics.domain_classifier import DomainClassifier, image_features
 
 
 def _scenes(n, striped, seed, size=32):

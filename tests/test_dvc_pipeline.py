@@ -9,7 +9,8 @@ import subprocess
 import pytest
 import yaml
 
-from spagan.lineage import dir_md5, file_md5, read_lineage
+from spagan.core.md5 import dir_md5, file_md5
+from spagan.lineage.record import read_lineage
 from tests.dvc_project import dvc, git, make_project, set_params
 
 

@@ -11,10 +11,10 @@ from torchvision.models.inception import Inception3
 
 from spagan.cli import main
 from spagan.config import load_config
-from spagan.evaluate import evaluate
-from spagan.gallery import COLUMNS, PADDING
-from spagan.metrics.features import KNOWN_WEIGHTS
-from spagan.train import train
+from spagan.evaluation.evaluate import evaluate
+from spagan.evaluation.gallery import COLUMNS, PADDING
+from spagan.evaluation.metrics.features import KNOWN_WEIGHTS
+from spagan.training.loop import train
 from tests.conftest import ROOT, TINY_OVERRIDES, write_tiny_domains
 
 

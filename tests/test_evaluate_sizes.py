@@ -4,11 +4,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from spagan.checkpoint import save_checkpoint
 from spagan.config import load_config
-from spagan.evaluate import evaluate
-from spagan.gallery import PADDING, gallery_grid
+from spagan.evaluation.evaluate import evaluate
+from spagan.evaluation.gallery import PADDING, gallery_grid
 from spagan.models import build_networks
+from spagan.models.checkpoint import save_checkpoint
 from tests.conftest import ROOT, TINY_OVERRIDES, write_tiny_domains
 
 

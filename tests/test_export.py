@@ -10,12 +10,12 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from spagan.checkpoint import save_checkpoint
 from spagan.cli import main
 from spagan.config import load_config
-from spagan.errors import SpaganError
-from spagan.inference import Translator
+from spagan.core.errors import SpaganError
+from spagan.inference.translator import Translator
 from spagan.models import build_networks
+from spagan.models.checkpoint import save_checkpoint
 from tests.conftest import ROOT, TINY_OVERRIDES
 
 
@@ -72,7 +72,7 @@ def test_onnx_runtime_equals_translator(exported, shape):
 
 
 def test_graph_that_disagrees_is_refused_and_not_written(exported, tmp_path, monkeypatch):
-    import spagan.export as export
+    import spagan.inference.export as export
 
     ckpt, out, _ = exported
     model = onnx.load(str(out))

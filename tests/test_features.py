@@ -5,8 +5,8 @@ import pytest
 import torch
 from torchvision.models.inception import Inception3
 
-from spagan.errors import SpaganError
-from spagan.metrics.features import (
+from spagan.core.errors import SpaganError
+from spagan.evaluation.metrics.features import (
     ENV_VAR,
     KNOWN_WEIGHTS,
     FeatureCache,

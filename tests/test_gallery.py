@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from spagan.data.preview import markdown_image, thumbnail_base64
-from spagan.gallery import COLUMNS, PADDING, heatmap, write_gallery
+from spagan.evaluation.gallery import COLUMNS, PADDING, heatmap, write_gallery
 
 S = 16
 

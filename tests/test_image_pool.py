@@ -2,7 +2,7 @@
 
 import torch
 
-from spagan.image_pool import ImagePool
+from spagan.training.image_pool import ImagePool
 
 
 def test_pool_stores_float32_and_answers_in_the_callers_dtype():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics.pairwise import polynomial_kernel as sk_poly
 
-from spagan.metrics.kid import kid_from_features, mmd2_unbiased
+from spagan.evaluation.metrics.kid import kid_from_features, mmd2_unbiased
 
 
 def _reference_mmd2(x: np.ndarray, y: np.ndarray) -> float:

@@ -10,13 +10,13 @@ import pytest
 import torch
 from torchvision.models.inception import Inception3
 
-from spagan.checkpoint import save_checkpoint
 from spagan.config import load_config
-from spagan.evaluate import evaluate
-from spagan.metrics import features
-from spagan.metrics.download import OFFLINE_VAR
-from spagan.metrics.features import KNOWN_WEIGHTS, WeightsSource, WeightsUnavailable, hub_checkpoint_dir
+from spagan.evaluation.evaluate import evaluate
+from spagan.evaluation.metrics import features
+from spagan.evaluation.metrics.download import OFFLINE_VAR
+from spagan.evaluation.metrics.features import KNOWN_WEIGHTS, WeightsSource, WeightsUnavailable, hub_checkpoint_dir
 from spagan.models import build_networks
+from spagan.models.checkpoint import save_checkpoint
 from tests.conftest import ROOT, TINY_OVERRIDES
 
 NAME = KNOWN_WEIGHTS["torchvision"].file_name

@@ -11,7 +11,7 @@ import time
 import torch
 
 from orchestration.dvc_resource import DvcCli
-from spagan.lineage import read_lineage
+from spagan.lineage.record import read_lineage
 from tests.dvc_project import dvc, make_project, set_params
 
 

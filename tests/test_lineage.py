@@ -1,4 +1,4 @@
-"""spagan.lineage: DVC-compatible hashes, the work-folder stamp, publishing with lineage.json."""
+"""spagan.lineage.record: DVC-compatible hashes, the work-folder stamp, publishing with lineage.json."""
 
 import hashlib
 import json
@@ -8,10 +8,11 @@ import pytest
 import yaml
 
 from spagan.config import load_config
-from spagan.errors import SpaganError
-from spagan.dvcfiles import dir_md5, file_md5, read_stage_lock
-from spagan.lineage import compare_with_lock, loss_curves_csv, publish_run, read_lineage
-from spagan.run_stamp import start_run
+from spagan.core.errors import SpaganError
+from spagan.core.md5 import dir_md5, file_md5
+from spagan.lineage.dvcfiles import read_stage_lock
+from spagan.lineage.record import compare_with_lock, loss_curves_csv, publish_run, read_lineage
+from spagan.lineage.stamp import start_run
 from tests.conftest import ROOT, TINY_OVERRIDES
 from tests.dvc_project import DVC_BIN
 
@@ -33,14 +34,14 @@ def test_dir_md5_matches_dvc(tmp_path):
 
 def test_start_run_keeps_only_an_unfinished_run_under_the_same_stamp(tmp_path):
     work = tmp_path / "work"
-    stamp = {"stage": "train", "deps": {"data/manifest.csv": "1" * 32, "spagan/losses.py": "2" * 32},
+    stamp = {"stage": "train", "deps": {"data/manifest.csv": "1" * 32, "spagan/training/losses.py": "2" * 32},
              "params": {"train": "abc"}}
     assert start_run(work, stamp) is None
     (work / "checkpoint.pt").write_bytes(b"unfinished run")
     (work / "metrics.json").write_text(json.dumps({"finished": False}))
     assert start_run(work, stamp) is None and (work / "checkpoint.pt").exists()  # resumes
-    changed = {**stamp, "deps": {**stamp["deps"], "spagan/losses.py": "3" * 32}, "params": {"train": "def"}}
-    assert start_run(work, changed) == "its run started under other dependencies: dep spagan/losses.py, params train"
+    changed = {**stamp, "deps": {**stamp["deps"], "spagan/training/losses.py": "3" * 32}, "params": {"train": "def"}}
+    assert start_run(work, changed) == "its run started under other dependencies: dep spagan/training/losses.py, params train"
     assert not (work / "checkpoint.pt").exists()
     (work / "checkpoint.pt").write_bytes(b"finished run")
     (work / "metrics.json").write_text(json.dumps({"finished": True}))
@@ -58,7 +59,7 @@ def test_loss_curves_csv_skips_a_torn_line(tmp_path):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """A real (tiny) finished training run plus the prepared-data files publish reads."""
-    from spagan.train import train
+    from spagan.training.loop import train
     from tests.conftest import write_tiny_domains
 
     root = tmp_path_factory.mktemp("run")
@@ -107,7 +108,7 @@ def test_compare_with_lock_names_each_disagreement(tmp_path, finished_run):
     unstamped = publish_run(cfg, root / "work", tmp_path / "m0", **kw)
     assert unstamped["code"]["deps"] is None and unstamped["code"]["digest"] is None
     d = unstamped["data"]
-    code = {"spagan/losses.py": "1" * 32, "spagan/models": "2" * 32 + ".dir"}
+    code = {"spagan/training/losses.py": "1" * 32, "spagan/models": "2" * 32 + ".dir"}
     stamp = {"stage": "train", "deps": {d["manifest"]: d["manifest_md5"], d["prepared"]: d["prepared_md5"], **code},
              "params": {}}
     (root / "work" / "stage_stamp.json").write_text(json.dumps(stamp))
@@ -137,7 +138,7 @@ def test_compare_with_lock_names_each_disagreement(tmp_path, finished_run):
     lock["stages"]["train"]["deps"].append({"path": "spagan/new.py", "md5": "8" * 32})  # a dep added since
     found = problems()
     assert len(found) == 4 and "prepared" in found[0] and "'train'" in found[1], found
-    assert found[2] == f"spagan/losses.py: trained with md5 {'1' * 32}, dvc.lock records {'9' * 32}"
+    assert found[2] == f"spagan/training/losses.py: trained with md5 {'1' * 32}, dvc.lock records {'9' * 32}"
     assert found[3].startswith("spagan/new.py: a dependency in dvc.lock, but not of the run")
     with pytest.raises(SpaganError, match="no stage 'evaluate'"):
         read_stage_lock(tmp_path / "dvc.lock", "evaluate")

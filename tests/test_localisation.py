@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from spagan.metrics.localisation import attention_auc, attention_in_mask, background_l1, nanmean
+from spagan.evaluation.metrics.localisation import attention_auc, attention_in_mask, background_l1, nanmean
 
 
 def _square_mask(size=16, lo=4, hi=12):

@@ -17,8 +17,8 @@ from orchestration.checks.eval_checks import find_regressions, no_regression
 from orchestration.dvc_resource import DvcCli
 from orchestration.resources import DataPaths
 from spagan.config import load_config
-from spagan.lineage import read_lineage
-from spagan.metrics.features import ENV_VAR
+from spagan.evaluation.metrics.features import ENV_VAR
+from spagan.lineage.record import read_lineage
 from tests.dvc_project import dvc, make_project
 
 ALL = [prepared_data, trained_model, evaluation, no_regression]

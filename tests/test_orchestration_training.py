@@ -9,7 +9,7 @@ from orchestration.assets.data import prepared_data
 from orchestration.assets.training import trained_model
 from orchestration.dvc_resource import DvcCli
 from orchestration.resources import DataPaths
-from spagan.lineage import read_lineage
+from spagan.lineage.record import read_lineage
 from tests.dvc_project import make_project
 
 

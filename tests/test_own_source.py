@@ -19,10 +19,11 @@ from orchestration.assets.evaluation import evaluation
 from orchestration.assets.training import trained_model
 from orchestration.dvc_resource import DvcCli
 from orchestration.sensors import lock_events
-from spagan.dvcfiles import read_stage_lock
-from spagan.lineage import read_lineage
+from spagan.lineage.dvcfiles import read_stage_lock
+from spagan.lineage.record import read_lineage
 from tests.dvc_project import dvc, set_params
 from tests.own_source_project import ZIP, write_zip
+
 
 @pytest.fixture
 def repo(own_source_repo):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from spagan.config import load_config, save_config
-from spagan.fileio import atomic_write_text, current_umask, make_temp_dir
+from spagan.core.fileio import atomic_write_text, current_umask, make_temp_dir
 from tests.conftest import ROOT, TINY_OVERRIDES, write_tiny_domains
 
 TINY_DEMO = ["data.demo_size=32", "data.demo_train_per_domain=8", "data.demo_test_per_domain=5",
@@ -38,7 +38,7 @@ def wrong_modes(root: Path, umask: int) -> list[str]:
 
 
 def test_atomic_writes_and_temp_folders_follow_the_umask(umask, tmp_path):
-    from spagan.metrics.features import FeatureCache
+    from spagan.evaluation.metrics.features import FeatureCache
 
     assert current_umask() == umask
     out = tmp_path / "out"
@@ -60,10 +60,10 @@ def test_prepared_data_follows_the_umask(umask, tmp_path):
 
 
 def test_run_model_and_translations_follow_the_umask(umask, tmp_path):
-    from spagan.gallery import write_gallery
-    from spagan.lineage import publish_run
-    from spagan.train import train
-    from spagan.translate import translate_folder
+    from spagan.evaluation.gallery import write_gallery
+    from spagan.inference.translate import translate_folder
+    from spagan.lineage.record import publish_run
+    from spagan.training.loop import train
 
     data = write_tiny_domains(tmp_path / "in" / "prepared", n=2, size=32)
     (tmp_path / "in" / "manifest.csv").write_text("path,sha256\ntrainA/000.png,x\n")

@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from spagan.config import load_config
-from spagan.errors import SpaganError
-from spagan.preflight import format_plan, plan_training
+from spagan.core.errors import SpaganError
+from spagan.training.preflight import format_plan, plan_training
 from tests.conftest import ROOT, TINY_OVERRIDES
 
 
@@ -76,7 +76,7 @@ def test_an_image_smaller_than_the_crop_is_upscaled_with_a_warning_not_refused(t
 
 
 def test_checkpoint_estimate_matches_the_file_train_writes(tiny_data, tmp_path):
-    from spagan.train import train
+    from spagan.training.loop import train
 
     c = cfg("train.max_steps=2")
     plan = plan_training(c, tiny_data, tmp_path / "run", device="cpu")
@@ -87,8 +87,8 @@ def test_checkpoint_estimate_matches_the_file_train_writes(tiny_data, tmp_path):
 
 def test_evaluation_plan_and_its_refusals(tiny_data, tmp_path, capsys):
     from spagan.cli import main
-    from spagan.eval_preflight import plan_evaluation
-    from spagan.train import train
+    from spagan.evaluation.preflight import plan_evaluation
+    from spagan.training.loop import train
 
     train(cfg("train.max_steps=1"), tiny_data, tmp_path / "run", device="cpu")
     plan = plan_evaluation(tmp_path / "run", tiny_data, tmp_path / "eval", device="cpu")

@@ -10,8 +10,8 @@ import signal
 
 import pytest
 
-from spagan.lineage import read_lineage
-from spagan.dvcfiles import read_stage_lock
+from spagan.lineage.dvcfiles import read_stage_lock
+from spagan.lineage.record import read_lineage
 from tests.dvc_project import dvc, make_project, set_params
 from tests.test_kill_resume import _sha, _start, _wait_for_step
 
@@ -36,7 +36,7 @@ def test_every_rerun_of_the_train_stage_retrains(tmp_path):
     model = repo / "models/spagan"
     dvc(repo, "repro", "train")
     first = _consistent(repo)
-    assert first["code"]["digest"] and "spagan/losses.py" in first["code"]["deps"]
+    assert first["code"]["digest"] and "spagan/training/losses.py" in first["code"]["deps"]
 
     # Nothing changed: DVC skips the stage, nothing is rewritten.
     mtime = (model / "lineage.json").stat().st_mtime_ns
@@ -51,17 +51,17 @@ def test_every_rerun_of_the_train_stage_retrains(tmp_path):
     assert (model / "lineage.json").stat().st_mtime_ns != mtime
 
     # A code change (the example: cycle loss x 1.5): trains, and the model differs.
-    losses = repo / "spagan/losses.py"
+    losses = repo / "spagan/training/losses.py"
     text = losses.read_text()
     assert "def cycle_loss" in text
     losses.write_text(text + "\n\n_original_cycle = cycle_loss\n\n\ndef cycle_loss(*a, **k):  # noqa: F811\n"
                       "    return 1.5 * _original_cycle(*a, **k)\n")
     out = dvc(repo, "repro", "train").stdout
-    assert "dep spagan/losses.py" not in out  # the finished run is cleared for having finished
+    assert "dep spagan/training/losses.py" not in out  # the finished run is cleared for having finished
     assert "cleared, its run had finished" in out and _steps(repo) == [1, 2, 3, 4]
     changed = _consistent(repo)
     assert changed["model"]["sha256"] != first["model"]["sha256"]
-    assert changed["code"]["deps"]["spagan/losses.py"] != first["code"]["deps"]["spagan/losses.py"]
+    assert changed["code"]["deps"]["spagan/training/losses.py"] != first["code"]["deps"]["spagan/training/losses.py"]
 
 
 @pytest.mark.slow
@@ -106,10 +106,10 @@ def test_killed_run_resumes_only_under_the_same_code(tmp_path):
     total = 48  # told apart from the finished run's log, which stays until `lineage start` clears it
     set_params(repo, {"train": {"lambda_fm": 0.25, "max_steps": total}})
     kill_at(4)
-    step_file = repo / "spagan/step.py"
+    step_file = repo / "spagan/training/step.py"
     step_file.write_text(step_file.read_text() + "\n# changed after the kill\n")
     out = dvc(repo, "repro", "train").stdout
-    assert "cleared, its run started under other dependencies: dep spagan/step.py" in out, out
+    assert "cleared, its run started under other dependencies: dep spagan/training/step.py" in out, out
     assert "resuming" not in out and _steps(repo) == list(range(1, total + 1))
     lineage = _consistent(repo)
     assert lineage["params"]["train"]["lambda_fm"] == 0.25 and lineage["model"]["steps"] == total

@@ -7,9 +7,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from spagan.config import load_config
-from spagan.image_pool import ImagePool
 from spagan.models import build_networks
-from spagan.step import LOSS_NAMES, NonFiniteLoss, SpaGanStep, non_finite
+from spagan.training.image_pool import ImagePool
+from spagan.training.step import LOSS_NAMES, NonFiniteLoss, SpaGanStep, non_finite
 from tests.conftest import ROOT, TINY_OVERRIDES
 
 

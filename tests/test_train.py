@@ -6,12 +6,12 @@ import json
 import pytest
 import torch
 
-from spagan.checkpoint import load_checkpoint
 from spagan.config import load_config
-from spagan.errors import SpaganError
-from spagan.step import NonFiniteLoss
-from spagan.train import lr_factor
-from spagan.train import train as _train
+from spagan.core.errors import SpaganError
+from spagan.models.checkpoint import load_checkpoint
+from spagan.training.loop import lr_factor
+from spagan.training.loop import train as _train
+from spagan.training.step import NonFiniteLoss
 from tests.conftest import ROOT, TINY_OVERRIDES, write_tiny_domains
 
 # On the CPU: these tests compare runs bit for bit (resume, loader workers), and on CUDA cuDNN's

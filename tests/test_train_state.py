@@ -2,11 +2,11 @@
 
 import torch
 
-from spagan.checkpoint import load_checkpoint, save_checkpoint
-from spagan.train import train
-from spagan.train_state import new_run, restore, resume_run
-from tests.conftest import ROOT, TINY_OVERRIDES
 from spagan.config import load_config
+from spagan.models.checkpoint import load_checkpoint, save_checkpoint
+from spagan.training.loop import train
+from spagan.training.state import new_run, restore, resume_run
+from tests.conftest import ROOT, TINY_OVERRIDES
 
 
 def cfg_with(*extra):

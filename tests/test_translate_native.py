@@ -5,14 +5,14 @@ import pytest
 import torch
 from PIL import Image
 
-from spagan.checkpoint import save_checkpoint
 from spagan.cli import main
-from spagan.errors import SpaganError
-from spagan.inference import Translator
-from spagan.memory import largest_fitting_side, translation_bytes
+from spagan.core.errors import SpaganError
+from spagan.core.sizing import crop, fit_longer_side, pad_to_multiple
+from spagan.inference.memory import largest_fitting_side, translation_bytes
+from spagan.inference.translate import translate_folder
+from spagan.inference.translator import Translator
 from spagan.models import build_networks
-from spagan.sizing import crop, fit_longer_side, pad_to_multiple
-from spagan.translate import translate_folder
+from spagan.models.checkpoint import save_checkpoint
 
 
 @pytest.fixture

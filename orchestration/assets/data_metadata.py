@@ -8,12 +8,13 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from spagan.core.errors import SpaganError
+from spagan.core.fileio import atomic_write, json_digest
+from spagan.core.md5 import file_md5
 from spagan.data.prepare import data_version, read_prepared
 from spagan.data.preview import contact_sheet, markdown_table, png_data_uri
 from spagan.data.schema import count_table
-from spagan.dvcfiles import RAW_DIR, file_md5, read_stage_lock
-from spagan.errors import SpaganError
-from spagan.fileio import atomic_write, json_digest
+from spagan.lineage.dvcfiles import RAW_DIR, read_stage_lock
 
 PREPARE_STAGE = "prepare"
 

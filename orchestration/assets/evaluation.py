@@ -22,12 +22,21 @@ from orchestration.assets.data import VALIDATED_MANIFEST
 from orchestration.assets.training import TRAIN_STAGE, trained_model
 from orchestration.dvc_resource import DvcCli
 from spagan.config import load_config
+from spagan.core.errors import SpaganError
+from spagan.core.fileio import json_digest
 from spagan.data.preview import markdown_image
-from spagan.dvcfiles import read_stage_lock
-from spagan.errors import SpaganError
-from spagan.fileio import json_digest
-from spagan.lineage import locked_model_lineage
-from spagan.report import DIRECTIONS, METRICS, METRICS_NAME, SCORE_KEYS, cell, kid_text, metric_value, report_rows
+from spagan.evaluation.report import (
+    DIRECTIONS,
+    METRICS,
+    METRICS_NAME,
+    SCORE_KEYS,
+    cell,
+    kid_text,
+    metric_value,
+    report_rows,
+)
+from spagan.lineage.dvcfiles import read_stage_lock
+from spagan.lineage.record import locked_model_lineage
 
 SCORES = dg.AssetKey("evaluation_scores")
 GALLERIES = dg.AssetKey("attention_galleries")

@@ -17,8 +17,8 @@ import dagster as dg
 
 from orchestration.assets.data import VALIDATED_MANIFEST
 from orchestration.dvc_resource import DvcCli
-from spagan.errors import SpaganError
-from spagan.lineage import locked_model_lineage
+from spagan.core.errors import SpaganError
+from spagan.lineage.record import locked_model_lineage
 
 TRAIN_STAGE = "train"
 GPU_POOL = "gpu"

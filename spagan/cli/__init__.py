@@ -10,7 +10,7 @@ import logging
 import sys
 from typing import Sequence
 
-from spagan.errors import SpaganError
+from spagan.core.errors import SpaganError
 
 # Subcommand -> the module providing it; each adds itself in register().
 _COMMANDS = {"train": "train_cmd", "translate": "translate_cmd", "prepare": "prepare_cmd",

@@ -4,7 +4,7 @@ import argparse
 import shlex
 import sys
 
-from spagan.ablation import TABLE_NAME, VARIANTS
+from spagan.evaluation.ablation import TABLE_NAME, VARIANTS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spagan.ablation import run_ablation  # torch import only when running
+    from spagan.evaluation.ablation import run_ablation  # torch import only when running
 
     variants = {name: VARIANTS[name] for name in (args.only or VARIANTS)}
     words = ["spagan", "ablation", "--data", args.data, "--out", args.out, "--params", args.params]

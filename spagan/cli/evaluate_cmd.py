@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from spagan.config import load_config
-from spagan.report import DIRECTIONS, METRICS_NAME, report_rows
+from spagan.evaluation.report import DIRECTIONS, METRICS_NAME, report_rows
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,14 +41,14 @@ def summary_table(metrics: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.params, args.overrides)
-    from spagan.eval_preflight import format_eval_plan, plan_evaluation  # torch import only past the params check
+    from spagan.evaluation.preflight import format_eval_plan, plan_evaluation  # torch import only past the params check
 
     plan = format_eval_plan(plan_evaluation(args.checkpoint, args.data, args.out, device=args.device))
     if args.dry_run:
         print("dry run: a real evaluation would start")
         print(plan)
         return 0
-    from spagan.evaluate import evaluate
+    from spagan.evaluation.evaluate import evaluate
 
     metrics = evaluate(cfg.eval, args.checkpoint, args.data, args.out, device=args.device, cache_dir=args.cache_dir)
     if args.json:

@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spagan.export import export_onnx
+    from spagan.inference.export import export_onnx
 
     report = export_onnx(args.checkpoint, args.direction, args.out)
     print(f"ONNX Runtime vs PyTorch on {list(report.checked_shape)}: largest difference {report.max_abs_diff:.3g}")

@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from spagan.lineage import compare_with_lock, lineage_summary, read_lineage, read_stage_lock
+    from spagan.lineage.record import compare_with_lock, lineage_summary, read_lineage, read_stage_lock
 
     lineage = read_lineage(args.model)
     if args.json:
@@ -61,7 +61,7 @@ def run_show(args: argparse.Namespace) -> int:
             print("\n".join(f"  {p}" for p in problems))
         else:
             print(f"{args.lock}: stage {args.stage!r} matches this model's data, code and params")
-        from spagan.lock_chain import format_chain, lock_chain
+        from spagan.lineage.chain import format_chain, lock_chain
 
         print(f"pipeline chain in {args.lock} (raw source -> prepared data -> model -> evaluation):")
         print(format_chain(lock_chain(args.lock)))
@@ -69,7 +69,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_start(args: argparse.Namespace) -> int:
-    from spagan.run_stamp import stage_stamp, start_run
+    from spagan.lineage.stamp import stage_stamp, start_run
 
     cfg = load_config(args.params, args.overrides)
     reason = start_run(args.work, stage_stamp(Path(args.params).parent, args.stage, cfg))
@@ -79,7 +79,7 @@ def run_start(args: argparse.Namespace) -> int:
 
 
 def run_publish(args: argparse.Namespace) -> int:
-    from spagan.lineage import lineage_summary, publish_run
+    from spagan.lineage.record import lineage_summary, publish_run
 
     cfg = load_config(args.params, args.overrides)
     lineage = publish_run(cfg, args.work, args.model, data_dir=args.data, manifest=args.manifest)

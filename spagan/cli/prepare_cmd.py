@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: pandas and pandera cost a second that `spagan --help` should not pay.
     from spagan.data.prepare import prepare, resolve_source
     from spagan.data.schema import ManifestValidationError
-    from spagan.dvcfiles import dvc_tracked
+    from spagan.lineage.dvcfiles import dvc_tracked
 
     cfg = load_config(args.params, args.overrides).data
     if args.demo:

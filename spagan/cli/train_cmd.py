@@ -1,6 +1,6 @@
 """`spagan train`: train SPA-GAN from params.yaml on a CycleGAN-layout folder.
 
-Every run starts with spagan.preflight's check; `--dry-run` stops after it, so "would this run
+Every run starts with spagan.training.preflight's check; `--dry-run` stops after it, so "would this run
 start?" has one answer.
 """
 
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.params, args.overrides)
-    from spagan.preflight import format_plan, plan_training  # torch import only past the params check
+    from spagan.training.preflight import format_plan, plan_training  # torch import only past the params check
 
     plan = format_plan(plan_training(cfg, args.data, args.out, device=args.device))  # the same check a run makes
     if args.dry_run:
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if os.environ.get("RANK", "0") == "0":  # torchrun: one plan, not one per process
         print(plan, file=sys.stderr)
-    from spagan.train import result_dict, train
+    from spagan.training.loop import result_dict, train
 
     resume = {"strict": True, "auto": "auto", None: False}[args.resume]
     # In a log (DVC, Dagster, CI) redraw rarely: every redraw is a line in the file.

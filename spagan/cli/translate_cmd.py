@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spagan.translate import GIB, translate_folder
+    from spagan.inference.translate import GIB, translate_folder
 
     limit = None if args.max_memory is None else int(args.max_memory * GIB)
     bar: tqdm | None = None

@@ -1,5 +1,7 @@
 """Data preparation: ingest a CycleGAN-layout source, deduplicate, validate, and the demo domains.
 
+May import spagan.config and spagan.core only (the `prepare` stage runs it alone).
+
 Modules: ``sources`` (list a folder or zip safely), ``ingest`` (decode, normalise, hash),
 ``dedupe`` (exact and near duplicates, train/test leakage), ``schema`` (pandera manifest),
 ``demo`` (the seeded two-domain generator), ``prepare`` (the whole chain and its reports).

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from spagan.core.fileio import make_temp_dir, replace_dir
 from spagan.data.decode import process_star, read_source
 from spagan.data.schema import MANIFEST_COLUMNS, QUARANTINE_COLUMNS
 from spagan.data.sources import SourceItem, SourceListing, list_source
-from spagan.fileio import make_temp_dir, replace_dir
 
 log = logging.getLogger(__name__)
 

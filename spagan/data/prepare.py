@@ -30,8 +30,9 @@ from pathlib import Path
 import pandas as pd
 
 from spagan.config import DataConfig
-from spagan.dvcfiles import path_md5
-from spagan.fileio import atomic_write_text, link_or_copy, make_temp_dir, replace_dir
+from spagan.core.errors import SpaganError
+from spagan.core.fileio import atomic_write_text, link_or_copy, make_temp_dir, replace_dir
+from spagan.core.md5 import path_md5
 from spagan.data.dedupe import DedupeResult, find_duplicates
 from spagan.data.demo import generate_demo
 from spagan.data.ingest import IngestResult, ingest
@@ -43,7 +44,6 @@ from spagan.data.schema import (
     read_table,
     validate_manifest,
 )
-from spagan.errors import SpaganError
 
 log = logging.getLogger(__name__)
 

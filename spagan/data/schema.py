@@ -14,7 +14,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from spagan.errors import SpaganError
+from spagan.core.errors import SpaganError
 
 MANIFEST_COLUMNS = [
     "path", "source_path", "domain", "split", "width", "height", "orig_mode", "orig_format",

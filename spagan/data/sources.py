@@ -16,8 +16,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from spagan.errors import SpaganError
-from spagan.image_formats import IMAGE_EXTS
+from spagan.core.errors import SpaganError
+from spagan.core.image_formats import IMAGE_EXTS
 
 log = logging.getLogger(__name__)
 

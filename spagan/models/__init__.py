@@ -1,4 +1,7 @@
-"""SPA-GAN networks: CycleGAN's backbone plus discriminator-derived spatial attention."""
+"""Models: SPA-GAN's networks (CycleGAN's backbone plus discriminator-derived spatial attention)
+and their checkpoint files.
+
+May import spagan.config and spagan.core only: no training, data files or CLI."""
 
 from spagan.models.attention import apply_attention, attended_translation, attention_from_features, blend_output
 from spagan.models.discriminator import Discriminator

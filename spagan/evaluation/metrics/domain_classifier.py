@@ -1,0 +1,116 @@
+"""Translation success: a small scikit-learn classifier of domain A vs. B, applied to translations.
+
+Trained on real training images of both domains; the share of A->B translations it calls
+"B" measures whether the translation reached the target domain. Features are cheap and
+hand-made so the classifier needs no pretrained network: a 4x4 thumbnail (layout and
+colour), per-channel colour histograms, gradient energy along x and y, and the energy of
+the grey image's spectrum in radial frequency bands (stripes and texture).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from spagan.core.errors import SpaganError
+from spagan.core.imageio import list_images, load_image
+
+log = logging.getLogger(__name__)
+
+THUMB = 4  # thumbnail side: coarse layout and colour (finer pixels overfit object positions)
+HIST_BINS = 8  # per channel, over [-1, 1]
+FREQ_BANDS = 8  # radial bands of the grey spectrum
+
+
+def image_features(images: torch.Tensor, size: int = 64) -> np.ndarray:
+    """Hand-made features [N, F] of images [N, 3, H, W] in [-1, 1] (resized to size x size first)."""
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected images [N, 3, H, W], got {tuple(images.shape)}")
+    x = images.detach().float().cpu().clamp(-1, 1)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    n = len(x)
+    thumb = F.adaptive_avg_pool2d(x, THUMB).reshape(n, -1)
+    hist = torch.stack(
+        [torch.stack([torch.histc(img[c], HIST_BINS, -1.0, 1.0) for c in range(3)]) for img in x]
+    ).reshape(n, -1) / (size * size)
+    grey = x.mean(1)
+    grad = torch.stack([(grey[:, :, 1:] - grey[:, :, :-1]).abs().mean((1, 2)),
+                        (grey[:, 1:, :] - grey[:, :-1, :]).abs().mean((1, 2))], 1)
+    power = torch.fft.fftshift(torch.fft.fft2(grey - grey.mean((1, 2), keepdim=True)).abs() ** 2, dim=(-2, -1))
+    yy, xx = torch.meshgrid(torch.arange(size) - size // 2, torch.arange(size) - size // 2, indexing="ij")
+    radius = torch.sqrt((yy**2 + xx**2).float()) / (size / 2)
+    band = (radius * FREQ_BANDS).long().clamp(max=FREQ_BANDS - 1)
+    bands = torch.stack([power[:, band == b].sum(1) for b in range(FREQ_BANDS)], 1)
+    bands = torch.log1p(bands / (size * size))
+    return torch.cat([thumb, hist, grad, bands], 1).double().numpy()
+
+
+class DomainClassifier:
+    """Logistic regression on :func:`image_features`; labels are the domain names ("A", "B")."""
+
+    def __init__(self, pipeline: Pipeline, size: int, holdout_accuracy: float) -> None:
+        self.pipeline = pipeline
+        self.size = size  # images are resized to this before featurising
+        self.holdout_accuracy = holdout_accuracy  # on a seeded 25% split of the real images
+
+    @classmethod
+    def fit(
+        cls, images_a: torch.Tensor, images_b: torch.Tensor, *, seed: int = 0, size: int = 64
+    ) -> DomainClassifier:
+        """Train on real images of A and B; the hold-out accuracy is measured, then all data refit."""
+        if len(images_a) < 2 or len(images_b) < 2:
+            raise ValueError(f"need at least 2 images per domain, got {len(images_a)} and {len(images_b)}")
+        feats = np.concatenate([image_features(images_a, size), image_features(images_b, size)])
+        labels = np.array(["A"] * len(images_a) + ["B"] * len(images_b))
+
+        def make() -> Pipeline:
+            return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000, random_state=seed))
+
+        if min(len(images_a), len(images_b)) >= 4:
+            tr_x, te_x, tr_y, te_y = train_test_split(
+                feats, labels, test_size=0.25, random_state=seed, stratify=labels
+            )
+            accuracy = float(make().fit(tr_x, tr_y).score(te_x, te_y))
+        else:
+            accuracy = float("nan")
+        pipeline = make().fit(feats, labels)
+        log.info("domain classifier: %d A / %d B images, hold-out accuracy %.3f",
+                 len(images_a), len(images_b), accuracy)
+        return cls(pipeline, size, accuracy)
+
+    @classmethod
+    def fit_folders(
+        cls, folder_a: Path, folder_b: Path, *, seed: int = 0, size: int = 64, max_images: int = 500
+    ) -> DomainClassifier:
+        """Train on the images in two folders (e.g. trainA, trainB); at most `max_images` each, seeded pick."""
+        rng = np.random.default_rng(seed)
+        stacks = []
+        for folder in (folder_a, folder_b):
+            paths = list_images(folder)
+            if len(paths) < 2:
+                raise SpaganError(f"{folder}: need at least 2 images to train the domain classifier")
+            if len(paths) > max_images:
+                paths = [paths[i] for i in sorted(rng.choice(len(paths), max_images, replace=False))]
+            stacks.append(torch.stack([load_image(p, size) for p in paths]))
+        return cls.fit(stacks[0], stacks[1], seed=seed, size=size)
+
+    def predict(self, images: torch.Tensor) -> np.ndarray:
+        """Domain label ("A" or "B") per image [N, 3, H, W] in [-1, 1]."""
+        return self.pipeline.predict(image_features(images, self.size))
+
+    def share_classified_as(self, images: torch.Tensor, target: str) -> float:
+        """Share of `images` classified as domain `target` ("A" or "B")."""
+        if target not in ("A", "B"):
+            raise ValueError(f"target must be 'A' or 'B', got {target!r}")
+        if len(images) == 0:
+            return float("nan")
+        return float((self.predict(images) == target).mean())

@@ -1,0 +1,94 @@
+"""Test-time translation as the paper does it: the source-domain discriminator's attention
+map multiplies the input before the generator (so checkpoints keep D_A and D_B)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from spagan.config import Config, config_from_dict
+from spagan.core.device import pick_device
+from spagan.core.errors import SpaganError
+from spagan.core.fileio import file_sha256
+from spagan.core.layout import DIRECTIONS
+from spagan.core.sizing import crop, min_side, pad_to_multiple
+from spagan.models import attended_translation, build_networks
+from spagan.models.checkpoint import CHECKPOINT_NAME, load_checkpoint
+
+
+@dataclass
+class Translation:
+    """Outputs for a batch: attention of the source discriminator, translation, reconstruction."""
+
+    attention: torch.Tensor  # [N, 1, H, W] in [0, 1] (all ones when attention is off)
+    fake: torch.Tensor       # [N, 3, H, W] in [-1, 1]
+    rec: torch.Tensor | None  # [N, 3, H, W] in [-1, 1]; None when not asked for
+
+
+class Translator:
+    """Trained G, F, D_A, D_B in eval mode; `run(x, direction)` translates a batch."""
+
+    def __init__(self, cfg: Config, networks_state: dict, device: str | torch.device = "auto",
+                 checkpoint_sha256: str = ""):
+        self.cfg = cfg
+        self.device = pick_device(device)
+        self.nets = build_networks(cfg.model)
+        for name, module in self.nets.by_name().items():
+            module.load_state_dict(networks_state[name])
+            module.to(self.device).eval()
+        self.image_size = cfg.train.image_size
+        self.checkpoint_sha256 = checkpoint_sha256
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto") -> "Translator":
+        """Load a training checkpoint (file or run folder); weights_only=True."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / CHECKPOINT_NAME
+        state = load_checkpoint(path)
+        try:
+            cfg = config_from_dict(state["config"])
+        except SpaganError as exc:
+            raise SpaganError(f"{path}: stored config is invalid: {exc}") from None
+        return cls(cfg, state["networks"], device, checkpoint_sha256=file_sha256(path))
+
+    @property
+    def min_side(self) -> int:
+        """Smallest side (after padding to a multiple of 4) these networks translate."""
+        return min_side(self.cfg.model.n_layers_d)
+
+    @torch.no_grad()
+    def run(self, x: torch.Tensor, direction: str, *, reconstruct: bool = True) -> Translation:
+        """Translate x ([N, 3, H, W] in [-1, 1], any H and W) in `direction`; sides that are not
+        multiples of 4 are reflection-padded and every output cropped back to H x W.
+        reconstruct=False skips the cycle back (half the work when only translations are wanted)."""
+        if direction not in DIRECTIONS:
+            raise SpaganError(f"direction must be a2b or b2a, got {direction!r}")
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise SpaganError(f"expected images [N, 3, H, W], got {tuple(x.shape)}")
+        if min(x.shape[-2:]) < self.min_side:
+            raise SpaganError(f"images of {x.shape[-1]}x{x.shape[-2]} px are too small: the networks need at "
+                              f"least {self.min_side} px on each side (scale them up with --size)")
+        x, box = pad_to_multiple(x.to(self.device))
+        out = self.run_padded(x, direction, reconstruct=reconstruct)
+        return Translation(attention=crop(out.attention, box), fake=crop(out.fake, box),
+                           rec=None if out.rec is None else crop(out.rec, box))
+
+    @torch.no_grad()
+    def run_padded(self, x: torch.Tensor, direction: str, *, reconstruct: bool = True) -> Translation:
+        """The networks on x as it is (H and W multiples of 4): Eq. 1-2 with the source
+        discriminator's attention, then the generator (and the cycle back if asked)."""
+        if x.shape[-2] % 4 or x.shape[-1] % 4:
+            raise SpaganError(f"expected H, W multiples of 4, got {tuple(x.shape)}")
+        n = self.nets
+        gen, back, d_src, d_tgt = (n.G, n.F, n.D_A, n.D_B) if direction == "a2b" else (n.F, n.G, n.D_B, n.D_A)
+        if self.cfg.model.attention:
+            blend = self.cfg.model.attention_blend
+            attn = d_src.attention(x)
+            fake = attended_translation(gen, x, attn, blend)
+            rec = attended_translation(back, fake, d_tgt.attention(fake), blend) if reconstruct else None
+        else:
+            attn = torch.ones_like(x[:, :1])
+            fake = gen(x)
+            rec = back(fake) if reconstruct else None
+        return Translation(attention=attn, fake=fake, rec=rec)

@@ -1,0 +1,281 @@
+"""Model lineage: which data, params, code and environment produced a model directory.
+
+The DVC ``train`` stage trains into a work folder (kept between runs so a killed run resumes)
+and then *publishes* the finished run into the model folder with ``publish_run``: the files are
+swapped in whole, so a failed or killed training never touches the previous model, and the new
+folder holds ``lineage.json``:
+
+    data      data version (spagan's content digest), the DVC-compatible md5 of the manifest
+              file and of the prepared-images folder (the values `dvc.lock` records for the deps),
+              and the raw source they were prepared from (data.source and its md5)
+    params    the `model` and `train` sections used, and their digest
+    model     sha256 and md5 of checkpoint.pt, steps trained
+    code      the md5 of every code file the stage depends on when training started (from the
+              work folder's stamp, see spagan.lineage.stamp) and their digest; the git commit (and
+              whether the work tree had uncommitted changes)
+    runtime   device, python / torch / torchvision / numpy versions, host, time
+
+Reading ``dvc.lock`` and ``params.yaml`` is plain YAML: this module never imports dvc.
+"""
+
+import csv
+import io
+import json
+import logging
+import platform
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spagan.config import Config, ConfigError, config_from_dict
+from spagan.core.errors import SpaganError
+from spagan.core.fileio import file_mode, file_sha256, json_digest, link_or_copy, make_temp_dir, replace_dir
+from spagan.core.layout import CHECKPOINT_NAME
+from spagan.core.md5 import dir_md5, file_md5
+from spagan.lineage.dvcfiles import read_stage_lock
+from spagan.lineage.stamp import read_stamp
+
+log = logging.getLogger(__name__)
+
+LINEAGE_NAME = "lineage.json"
+CURVES_NAME = "loss_curves.csv"  # train_log.jsonl as CSV: DVC plots read CSV/JSON, not JSON lines
+RUN_FILES = (CHECKPOINT_NAME, "config.yaml", "train_log.jsonl", "metrics.json")
+CURVE_COLUMNS = ("step", "epoch", "lr", "G", "G_gan", "cycle", "identity", "fm", "D_A", "D_B")
+
+
+def git_state(repo: str | Path) -> dict[str, Any]:
+    """{"commit": HEAD sha or None, "dirty": uncommitted changes to tracked files or None}."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=30,
+                                  check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    # Files DVC itself rewrites during `dvc repro` (dvc.lock, .gitignore entries) do not count.
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)dvc.lock",
+                 ":(exclude,glob)**/.gitignore") if commit else None
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of the interpreter and the libraries a model's numbers depend on."""
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in ("spagan-pipeline", "torch", "torchvision", "numpy", "pillow"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return versions
+
+
+def data_facts(data_dir: str | Path, manifest: str | Path) -> dict[str, Any]:
+    """The identity of the training data: DVC-compatible md5s and spagan's data version."""
+    data_dir, manifest = Path(data_dir), Path(manifest)
+    if not manifest.is_file():
+        raise SpaganError(f"{manifest}: manifest not found (run `spagan prepare` or `dvc repro prepare`)")
+    summary_path = manifest.parent / "summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    return {
+        "data_version": summary.get("data_version"),
+        "images": summary.get("images"),
+        "manifest": manifest.as_posix(),
+        "manifest_md5": file_md5(manifest),
+        "prepared": data_dir.as_posix(),
+        "prepared_md5": dir_md5(data_dir),
+        "source": summary.get("source"),
+    }
+
+
+def loss_curves_csv(log_path: str | Path) -> bytes:
+    """train_log.jsonl as CSV (one row per logged step), the format `dvc plots` reads."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CURVE_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for line in Path(log_path).read_text(encoding="utf-8").splitlines():
+        try:
+            writer.writerow(json.loads(line))
+        except ValueError:
+            continue  # a line cut short by a crash
+    return out.getvalue().encode()
+
+
+def code_facts(stamp: dict[str, Any] | None, data: dict[str, Any], repo: str | Path) -> dict[str, Any]:
+    """The code that trained a run: md5s of the stage's non-data dependencies when it started
+    (None when the run was not started by `spagan lineage start`), their digest, the git state."""
+    deps = None
+    if stamp is not None:
+        data_paths = {data["manifest"], data["prepared"]}
+        deps = {p: md5 for p, md5 in stamp["deps"].items() if p not in data_paths}
+    return {"deps": deps, "digest": None if deps is None else json_digest(deps), **git_state(repo)}
+
+
+def build_lineage(cfg: Config, run_dir: str | Path, data: dict[str, Any], repo: str | Path,
+                  stamp: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The lineage record of the finished run in `run_dir` (see the module docstring)."""
+    run_dir = Path(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    ckpt = run_dir / CHECKPOINT_NAME
+    return {
+        "format": 2,
+        "data": data,
+        "params": {"model": cfg.to_dict()["model"], "train": cfg.to_dict()["train"],
+                   "digest": cfg.digest("model", "train")},
+        "model": {"checkpoint": CHECKPOINT_NAME, "sha256": file_sha256(ckpt), "md5": file_md5(ckpt),
+                  "steps": metrics.get("steps"), "total_steps": metrics.get("total_steps")},
+        "code": code_facts(stamp, data, repo),
+        "runtime": {"device": metrics.get("device"), "versions": library_versions(),
+                    "host": platform.node(), "created": datetime.now(UTC).isoformat(timespec="seconds")},
+    }
+
+
+def _check_finished(run_dir: Path, cfg: Config) -> None:
+    metrics_path = run_dir / "metrics.json"
+    if not (run_dir / CHECKPOINT_NAME).is_file() or not metrics_path.is_file():
+        raise SpaganError(f"{run_dir}: no finished training run to publish (checkpoint.pt, metrics.json)")
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    if not metrics.get("finished"):
+        raise SpaganError(f"{run_dir}: training stopped at step {metrics.get('steps')} of "
+                          f"{metrics.get('total_steps')}; not publishing an unfinished model")
+    run_cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    for section in ("model", "train"):
+        if run_cfg.get(section) != cfg.to_dict()[section]:
+            raise SpaganError(f"{run_dir}: the run's {section} config differs from the params given")
+
+
+def publish_run(
+    cfg: Config, run_dir: str | Path, model_dir: str | Path, *, data_dir: str | Path, manifest: str | Path,
+    repo: str | Path = ".",
+) -> dict[str, Any]:
+    """Copy a finished run into `model_dir` with lineage.json and loss_curves.csv, replacing the
+    previous model folder only once the new one is complete. Returns the lineage record."""
+    run_dir, model_dir = Path(run_dir), Path(model_dir)
+    _check_finished(run_dir, cfg)
+    data = data_facts(data_dir, manifest)
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = make_temp_dir(model_dir.parent, f".{model_dir.name}.new-")
+    try:
+        for name in RUN_FILES:
+            if name == CHECKPOINT_NAME:  # replaced by os.replace, never rewritten: a hard link is safe
+                link_or_copy(run_dir / name, staging / name)
+            else:  # the log is appended to by a later run: copied
+                shutil.copy2(run_dir / name, staging / name)
+        (staging / CURVES_NAME).write_bytes(loss_curves_csv(staging / "train_log.jsonl"))
+        lineage = build_lineage(cfg, staging, data, repo, read_stamp(run_dir))
+        (staging / LINEAGE_NAME).write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
+        mode = file_mode()
+        for path in staging.iterdir():
+            path.chmod(mode)  # copies keep the run's modes; a run from an older version may be private
+        replace_dir(staging, model_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("published %s (data version %s, model sha256 %s)", model_dir, data["data_version"],
+             lineage["model"]["sha256"][:16])
+    return lineage
+
+
+def read_lineage(model_dir: str | Path) -> dict[str, Any]:
+    """lineage.json of a model folder (or of the folder holding a checkpoint file)."""
+    path = Path(model_dir)
+    if path.is_file():
+        path = path.parent
+    path = path / LINEAGE_NAME
+    if not path.is_file():
+        raise SpaganError(f"{path}: no lineage record (models are published by the DVC train stage)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def compare_with_lock(lineage: dict[str, Any], stage_lock: dict[str, Any]) -> list[str]:
+    """Disagreements between a model's lineage and the dvc.lock entry of the stage that made it
+    (empty when the lock describes exactly this model's data and params)."""
+    problems = []
+    data = lineage["data"]
+    for path_key, md5_key in (("manifest", "manifest_md5"), ("prepared", "prepared_md5")):
+        locked = stage_lock["deps"].get(data[path_key])
+        if locked is None:
+            problems.append(f"dvc.lock has no dependency {data[path_key]}")
+        elif locked != data[md5_key]:
+            problems.append(f"{data[path_key]}: lineage md5 {data[md5_key]} != dvc.lock {locked}")
+    for section in ("model", "train"):
+        locked = stage_lock["params"].get(section)
+        if locked is not None and _typed_section(section, locked) != lineage["params"][section]:
+            problems.append(f"params section {section!r} differs from dvc.lock")
+    return problems + _code_problems(lineage, stage_lock)
+
+
+def _code_problems(lineage: dict[str, Any], stage_lock: dict[str, Any]) -> list[str]:
+    """Code files whose md5 at training time differs from the one dvc.lock records for the stage."""
+    trained_with = lineage["code"].get("deps")
+    if trained_with is None:
+        return ["lineage.json records no code digest (the model was not trained by the DVC stage as it is now): "
+                "retrain with `dvc repro --force train`"]
+    data_paths = {lineage["data"]["manifest"], lineage["data"]["prepared"]}
+    problems = []
+    for path in sorted(set(trained_with) | (set(stage_lock["deps"]) - data_paths)):
+        used, locked = trained_with.get(path), stage_lock["deps"].get(path)
+        if used is None:
+            problems.append(f"{path}: a dependency in dvc.lock, but not of the run that trained the model")
+        elif locked is None:
+            problems.append(f"dvc.lock has no dependency {path}")
+        elif used != locked:
+            problems.append(f"{path}: trained with md5 {used}, dvc.lock records {locked}")
+    return problems
+
+
+def _typed_section(section: str, raw: Any) -> Any:
+    """A params section as dvc.lock stores it (raw YAML: `on` is a boolean there) read through the
+    typed loader, as the lineage record stores it; the raw value when it does not load."""
+    try:
+        return config_from_dict({section: raw}).to_dict()[section]
+    except ConfigError:
+        return raw
+
+
+def lineage_summary(lineage: dict[str, Any]) -> str:
+    """A few lines naming the data, params, code and model of a lineage record."""
+    d, m, c, r = lineage["data"], lineage["model"], lineage["code"], lineage["runtime"]
+    dirty = " (uncommitted changes)" if c.get("dirty") else ""
+    src = d.get("source") or {}
+    source = f"{src.get('path') or 'demo domains'}  md5 {src.get('md5') or '-'}" if src else "unknown"
+    code = (f"{c['digest']}  ({len(c['deps'])} files the stage depends on)" if c.get("digest")
+            else "unknown (not trained by the DVC stage)")
+    return "\n".join([
+        f"raw source     {source}",
+        f"data version   {d['data_version']}  ({d['images']} images in {d['prepared']})",
+        f"manifest md5   {d['manifest_md5']}  {d['manifest']}",
+        f"prepared md5   {d['prepared_md5']}",
+        f"params digest  {lineage['params']['digest']}  (model + train sections)",
+        f"code digest    {code}",
+        f"git commit     {c.get('commit') or 'unknown'}{dirty}",
+        f"model sha256   {m['sha256']}  ({m['steps']} steps)",
+        f"device         {r['device']}  torch {r['versions'].get('torch')}  trained {r['created']}",
+    ])
+
+
+def locked_model_lineage(repo: str | Path, stage: str = "train") -> dict[str, Any]:
+    """The model a dvc.lock stage produced, with its lineage checked against the lock.
+
+    Returns {"model_dir", "model_md5" (the lock's hash of the folder), "lock", "lineage",
+    "problems" (see compare_with_lock), "version" (a digest of data md5s, params and model hash)}.
+    """
+    repo = Path(repo)
+    lock = read_stage_lock(repo / "dvc.lock", stage)
+    model_out = next((p for p in lock["outs"] if (repo / p / LINEAGE_NAME).is_file()), None)
+    if model_out is None:
+        raise SpaganError(f"{repo / 'dvc.lock'}: no output of stage {stage!r} holds a {LINEAGE_NAME}")
+    lineage = read_lineage(repo / model_out)
+    identity = {"deps": {p: lock["deps"].get(p) for p in (lineage["data"]["manifest"], lineage["data"]["prepared"])},
+                "params": lineage["params"]["digest"], "code": lineage["code"].get("digest"),
+                "model": lineage["model"]["sha256"]}
+    version = json_digest(identity)
+    return {"model_dir": model_out, "model_md5": lock["outs"][model_out], "lock": lock, "lineage": lineage,
+            "problems": compare_with_lock(lineage, lock), "version": version}
