@@ -6,6 +6,12 @@ object. Every image ``trainA/a_0007.png`` has its ground-truth object mask (0/25
 in ``trainA_mask/a_0007.png``. Each image draws from its own generator seeded by
 (seed, domain, split, index), so a fixed seed gives byte-identical files whatever the counts.
 
+Every test image also has its counterpart: ``testA_pair/a_0007.png`` is the same scene with the
+other domain's object (same background pixels exactly, same mask), the ground truth a translation
+of ``testA/a_0007.png`` should come close to. It is the same seed rendered with the other domain:
+`render_scene` draws background, mask and shading before the object, so only the object changes.
+Only test images have counterparts: they serve evaluation, and training stays unpaired.
+
 The demo also plants exact duplicates, near duplicates (resized, re-encoded, recoloured),
 train/test leakage and broken files, listed in ``planted.csv``, so every check has something
 real to find.
@@ -112,6 +118,20 @@ def _jpeg(im: Image.Image, quality: int) -> bytes:
     return buf.getvalue()
 
 
+def _write_scene(root: Path, split: str, domain: str, scene_seed: tuple[int, ...], size: int) -> Path:
+    """Write one scene's image and mask (and, for a test image, its counterpart); return the image."""
+    img, mask = render_scene(scene_seed, size, striped=domain == "B")
+    name = f"{domain.lower()}_{scene_seed[-1]:04d}.png"
+    files = {f"{split}{domain}": _png(img, "RGB"), f"{split}{domain}_mask": _png((mask * 255).astype(np.uint8), "L")}
+    if split == "test":
+        # The same seed with the other domain's object: stripes for an A image, plain colour for a B one.
+        files[f"{split}{domain}_pair"] = _png(render_scene(scene_seed, size, striped=domain == "A")[0], "RGB")
+        (root / f"{split}{domain}_pair").mkdir(exist_ok=True)
+    for folder, data in files.items():
+        (root / folder / name).write_bytes(data)
+    return root / f"{split}{domain}" / name
+
+
 @dataclass(frozen=True)
 class DemoSummary:
     """What was generated: clean image count and the planted problems (path, kind, of)."""
@@ -131,22 +151,19 @@ def generate_demo(
     planted_duplicates: int = 3,
     planted_broken: int = 3,
 ) -> DemoSummary:
-    """Write the demo source (CycleGAN layout + ``*_mask`` folders + planted.csv) into `out_dir`."""
+    """Write the demo source (CycleGAN layout + ``*_mask`` folders + ``test*_pair`` counterparts +
+    planted.csv) into `out_dir`."""
     root = Path(out_dir)
     counts = {"train": train_per_domain, "test": test_per_domain}
     originals: dict[str, list[Path]] = {}
     for d_idx, domain in enumerate("AB"):
         for s_idx, split in enumerate(("train", "test")):
-            folder, mask_folder = root / f"{split}{domain}", root / f"{split}{domain}_mask"
-            folder.mkdir(parents=True, exist_ok=True)
-            mask_folder.mkdir(parents=True, exist_ok=True)
+            # Made even for no images: planted broken files may still go there.
+            for folder in (f"{split}{domain}", f"{split}{domain}_mask"):
+                (root / folder).mkdir(parents=True, exist_ok=True)
             paths = originals.setdefault(f"{split}{domain}", [])
             for i in range(counts[split]):
-                img, mask = render_scene((seed, d_idx, s_idx, i), size, striped=domain == "B")
-                name = f"{domain.lower()}_{i:04d}.png"
-                (folder / name).write_bytes(_png(img, "RGB"))
-                (mask_folder / name).write_bytes(_png((mask * 255).astype(np.uint8), "L"))
-                paths.append(folder / name)
+                paths.append(_write_scene(root, split, domain, (seed, d_idx, s_idx, i), size))
     planted = _plant(root, originals, planted_duplicates, planted_broken, seed)
     with open(root / "planted.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=["path", "kind", "of"], lineterminator="\n")
