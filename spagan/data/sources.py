@@ -1,8 +1,10 @@
 """List the files of a CycleGAN-layout source (a folder or a .zip) without modifying it.
 
 A source holds ``trainA/ trainB/ testA/ testB/`` somewhere below its root (``horse2zebra/trainA``
-inside a downloaded zip is fine), images possibly in sub-folders. Optional ground-truth masks
-live beside the split folders in ``trainA_mask/`` etc. with the same relative names (``.png``).
+inside a downloaded zip is fine), images possibly in sub-folders. Files that belong to an image
+live beside the split folders with the same relative names (``.png``): ground-truth masks in
+``trainA_mask/`` etc., counterparts (the same scene in the other domain) in ``testA_pair/`` etc.
+They are recorded on the listing (`masks`, `pairs`), never listed as dataset items.
 Problems that can be seen while listing (symlinks leaving the source, zip members escaping the
 target, unreadable files) are recorded on the item, never raised: the caller quarantines them.
 """
@@ -22,6 +24,9 @@ from spagan.core.image_formats import IMAGE_EXTS
 log = logging.getLogger(__name__)
 
 SPLIT_DIRS = {"traina": ("train", "A"), "trainb": ("train", "B"), "testa": ("test", "A"), "testb": ("test", "B")}
+# Folders beside a split folder, named <split> + suffix, holding files that belong to its images
+# rather than images of the domain: suffix -> the SourceListing field that records them.
+COMPANION_SUFFIXES = {"_mask": "masks", "_pair": "pairs"}
 # Folders made by archivers that never hold data (macOS resource forks).
 _SKIP_DIRS = frozenset({"__macosx"})
 
@@ -41,26 +46,46 @@ class SourceItem:
 
 @dataclass(frozen=True)
 class SourceListing:
-    """Everything found in a source: dataset items, masks and ignored files."""
+    """Everything found in a source: dataset items, their masks and counterparts, ignored files.
+
+    `masks` and `pairs` map `companion_key` of an item to the source_path of its file.
+    """
 
     kind: str  # folder | zip
     root: Path
     items: list[SourceItem]
-    masks: dict[tuple[str, str, str], str]  # (split, domain, rel without extension) -> source_path
+    masks: dict[tuple[str, str, str], str]  # ground-truth masks (``<split>_mask/``)
+    pairs: dict[tuple[str, str, str], str]  # counterparts in the other domain (``<split>_pair/``)
     ignored: list[str]  # non-image files outside the layout (README, .DS_Store, ...)
 
 
-def _classify(parts: list[str]) -> tuple[str, str, str, str, bool]:
-    """Return (prefix, split, domain, rel, is_mask) for a path split into components."""
+def companion_key(split: str, domain: str, rel: str) -> tuple[str, str, str]:
+    """(split, domain, rel without extension): how a mask or counterpart is matched to its image,
+    whose extension may differ (``testA/a.jpg`` has ``testA_mask/a.png``)."""
+    return split, domain, posixpath.splitext(rel)[0]
+
+
+def _split_folder(name: str) -> tuple[str, str, str] | None:
+    """(split, domain, companion field) a folder name stands for: ("test", "A", "") for ``testA``,
+    ("test", "A", "masks") for ``testA_mask``; None for any other folder."""
+    low = name.lower()
+    if low in SPLIT_DIRS:
+        return (*SPLIT_DIRS[low], "")
+    for suffix, field in COMPANION_SUFFIXES.items():
+        if low.endswith(suffix) and low[: -len(suffix)] in SPLIT_DIRS:
+            return (*SPLIT_DIRS[low[: -len(suffix)]], field)
+    return None
+
+
+def _classify(parts: list[str]) -> tuple[str, str, str, str, str]:
+    """Return (prefix, split, domain, rel, companion) for a path split into components; companion
+    is "" for a dataset file, else the listing field that records it (see COMPANION_SUFFIXES)."""
     for i, part in enumerate(parts[:-1]):
-        low = part.lower()
-        if low in SPLIT_DIRS:
-            split, domain = SPLIT_DIRS[low]
-            return "/".join(parts[:i]), split, domain, "/".join(parts[i + 1 :]), False
-        if low.endswith("_mask") and low[: -len("_mask")] in SPLIT_DIRS:
-            split, domain = SPLIT_DIRS[low[: -len("_mask")]]
-            return "/".join(parts[:i]), split, domain, "/".join(parts[i + 1 :]), True
-    return "", "", "", "", False
+        found = _split_folder(part)
+        if found is not None:
+            split, domain, companion = found
+            return "/".join(parts[:i]), split, domain, "/".join(parts[i + 1 :]), companion
+    return "", "", "", "", ""
 
 
 def _within(path: str, root: str) -> bool:
@@ -68,11 +93,11 @@ def _within(path: str, root: str) -> bool:
 
 
 class _Collector:
-    """Sorts listed paths into items, masks and ignored files; checks for a single dataset root."""
+    """Sorts listed paths into items, companions and ignored files; checks for a single dataset root."""
 
     def __init__(self) -> None:
         self.items: list[SourceItem] = []
-        self.masks: dict[tuple[str, str, str], str] = {}
+        self.companions: dict[str, dict[tuple[str, str, str], str]] = {f: {} for f in COMPANION_SUFFIXES.values()}
         self.ignored: list[str] = []
         self.prefixes: set[str] = set()
 
@@ -82,7 +107,7 @@ class _Collector:
         if any(p.lower() in _SKIP_DIRS for p in parts) or parts[-1].startswith("."):
             self.ignored.append(rel_path)
             return
-        prefix, split, domain, rel, is_mask = _classify(parts)
+        prefix, split, domain, rel, companion = _classify(parts)
         ext = posixpath.splitext(parts[-1])[1].lower()
         if not split:
             if problem:
@@ -96,8 +121,8 @@ class _Collector:
             return
         if not problem:
             self.prefixes.add(prefix)
-        if is_mask and not problem:
-            self.masks[(split, domain, posixpath.splitext(rel)[0])] = rel_path
+        if companion and not problem:  # a companion with a problem is quarantined like an image
+            self.companions[companion][companion_key(split, domain, rel)] = rel_path
             return
         if not problem and ext not in IMAGE_EXTS:
             problem, detail = "unsupported_extension", f"extension {ext or '(none)'!r} is not an image type"
@@ -111,7 +136,7 @@ class _Collector:
         self.ignored.sort()
         for path in self.ignored:
             log.debug("ignored (not part of the layout): %s", path)
-        return SourceListing(kind, root, self.items, self.masks, self.ignored)
+        return SourceListing(kind, root, self.items, ignored=self.ignored, **self.companions)
 
 
 def _list_folder(root: Path) -> SourceListing:
