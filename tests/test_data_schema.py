@@ -10,7 +10,7 @@ def _row(i: int, split: str, domain: str, **kw) -> dict:
     row = {
         "path": f"{split}{domain}/img{i}.png", "source_path": f"{split}{domain}/img{i}.jpg", "domain": domain,
         "split": split, "width": 64, "height": 64, "orig_mode": "RGB", "orig_format": "JPEG", "bytes": 1000 + i,
-        "sha256": f"{i:064x}", "phash": f"{i:016x}", "mask_path": "",
+        "sha256": f"{i:064x}", "phash": f"{i:016x}", "mask_path": "", "pair_path": "",
     }
     row.update(kw)
     return row

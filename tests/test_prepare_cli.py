@@ -32,6 +32,9 @@ def test_demo_prepare_reports_everything(tmp_path, capsys):
     assert len(manifest) == 34 and (manifest["mask_path"].notna()).all()
     assert all((out / "prepared" / p).is_file() for p in manifest["path"])
     assert all((out / "prepared" / p).is_file() for p in manifest["mask_path"])
+    pairs = manifest["pair_path"].fillna("")  # one counterpart per test image, none in train
+    assert list(pairs != "") == list(manifest["split"] == "test") and sum(pairs != "") == 10
+    assert all((out / "prepared" / p).is_file() for p in pairs if p)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"] == {"trainA": 12, "testA": 5, "trainB": 12, "testB": 5}
 

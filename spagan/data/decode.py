@@ -70,7 +70,7 @@ def process_item(
 ) -> tuple[str, dict]:
     """Check, normalise and hash one file; write it to `out_stem` + ``.png`` (or ``.jpg`` if copied).
 
-    Returns ("ok", manifest row without mask_path; ``path`` is the written file) or
+    Returns ("ok", manifest row without mask_path and pair_path; ``path`` is the written file) or
     ("quarantine", quarantine row).
     """
     if item.problem:

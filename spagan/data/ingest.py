@@ -3,7 +3,10 @@
 Each usable image is decoded once, normalised to RGB (spagan.data.decode, .normalise) and
 written to ``out_dir/<split><domain>/<name>.png`` (``.jpg`` for upright RGB JPEGs, copied as
 they are); its manifest row carries the sha256 of the *source bytes* and the perceptual hash
-(imagehash.phash, 64 bits) of the normalised pixels. A file that cannot be used becomes a
+(imagehash.phash, 64 bits) of the normalised pixels. Its ground-truth mask and its counterpart
+(the same scene in the other domain), when the source has them, are copied as they are to
+``out_dir/<split><domain>_mask/<name>.png`` and ``_pair/<name>.png``, named in the row's
+``mask_path`` and ``pair_path`` ("" when none). A file that cannot be used becomes a
 quarantine row with a reason code (decode.QUARANTINE_REASONS); nothing here raises for a bad
 file, and the source is only ever opened for reading. Work is spread over processes (one per
 core) because decoding and encoding hold the GIL.
@@ -28,7 +31,7 @@ import pandas as pd
 from spagan.core.fileio import make_temp_dir, replace_dir
 from spagan.data.decode import process_star, read_source
 from spagan.data.schema import MANIFEST_COLUMNS, QUARANTINE_COLUMNS
-from spagan.data.sources import SourceItem, SourceListing, list_source
+from spagan.data.sources import SourceItem, SourceListing, companion_key, list_source
 
 log = logging.getLogger(__name__)
 
@@ -72,19 +75,32 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _copy_mask(listing: SourceListing, item: SourceItem, dest: Path) -> bool:
-    key = (item.split, item.domain, os.path.splitext(item.rel)[0])
-    mask_src = listing.masks.get(key)
-    if mask_src is None:
-        return False
+# Manifest column -> (listing field, folder suffix) of the files copied beside each image.
+COMPANIONS = {"mask_path": ("masks", "_mask"), "pair_path": ("pairs", "_pair")}
+
+
+def _copy_companion(listing: SourceListing, field: str, item: SourceItem, out_dir: Path, rel: str) -> str:
+    """Copy the `field` file (masks, pairs) of `item` to ``out_dir/rel``; return `rel`, or "" when
+    the item has none or it cannot be read (the image is kept without it)."""
+    src = getattr(listing, field).get(companion_key(item.split, item.domain, item.rel))
+    if src is None:
+        return ""
     try:
-        data = read_source(listing.kind, str(listing.root), mask_src)
+        data = read_source(listing.kind, str(listing.root), src)
     except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
-        log.warning("mask %s unreadable, image kept without it: %s", mask_src, exc)
-        return False
+        log.warning("%s unreadable, image %s kept without it: %s", src, item.source_path, exc)
+        return ""
+    dest = out_dir / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(data)
-    return True
+    return rel
+
+
+def _add_companions(row: dict, listing: SourceListing, item: SourceItem, out_dir: Path, name: str) -> None:
+    """Fill the row's companion columns for the image prepared as `name` (``<split><domain>/<stem>``)."""
+    folder, stem = name.split("/", 1)
+    for column, (field, suffix) in COMPANIONS.items():
+        row[column] = _copy_companion(listing, field, item, out_dir, f"{folder}{suffix}/{stem}.png")
 
 
 def ingest(
@@ -98,7 +114,8 @@ def ingest(
 ) -> IngestResult:
     """Ingest `source` (folder or .zip) into `out_dir` (replaced atomically as a whole).
 
-    Writes ``out_dir/<split><domain>/*.png`` (and ``*_mask/`` copies of ground-truth masks),
+    Writes ``out_dir/<split><domain>/*.png`` (and ``*_mask/``, ``*_pair/`` copies of masks and
+    counterparts),
     ``manifest.csv`` and ``quarantine.csv``. `progress(done, total)` is called per file.
     """
     listing = list_source(source)
@@ -137,8 +154,7 @@ def ingest(
                 continue
             item = by_path[row["source_path"]]
             row["path"] = names[item.source_path] + os.path.splitext(row["path"])[1]
-            mask_rel = names[item.source_path].replace("/", "_mask/", 1) + ".png"
-            row["mask_path"] = mask_rel if _copy_mask(listing, item, tmp / mask_rel) else ""
+            _add_companions(row, listing, item, tmp, names[item.source_path])
             rows.append(row)
         manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS).sort_values("path", ignore_index=True)
         quarantine = pd.DataFrame(bad, columns=QUARANTINE_COLUMNS).sort_values("source_path", ignore_index=True)

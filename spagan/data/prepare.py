@@ -5,8 +5,8 @@ Layout of ``out_dir`` (the same for ``spagan prepare --out DIR`` and the Dagster
     source/            the generated demo source (only when the demo is used)
     ingested/          every usable image, normalised (RGB PNG, or the upright RGB JPEG/PNG as it
                        was) + manifest.csv + quarantine.csv
-    prepared/          kept images (trainA/ trainB/ testA/ testB/ and *_mask/) + manifest.csv:
-                       the training input
+    prepared/          kept images (trainA/ trainB/ testA/ testB/), their masks (*_mask/) and
+                       counterparts (*_pair/) + manifest.csv: the training input
     quarantine.csv     every unusable file with its reason
     source.json        which raw source was ingested: data.source ("" = demo), kind, DVC md5
     duplicates.csv     every dropped duplicate with its kind and the copy kept
@@ -35,7 +35,7 @@ from spagan.core.fileio import atomic_write_text, link_or_copy, make_temp_dir, r
 from spagan.core.md5 import path_md5
 from spagan.data.dedupe import DedupeResult, find_duplicates
 from spagan.data.demo import generate_demo
-from spagan.data.ingest import IngestResult, ingest
+from spagan.data.ingest import COMPANIONS, IngestResult, ingest
 from spagan.data.schema import (
     DUPLICATE_COLUMNS,
     MANIFEST_COLUMNS,
@@ -114,14 +114,20 @@ def ingest_step(
     return result
 
 
+def _kept_files(kept: pd.DataFrame) -> list[str]:
+    """Every file the kept rows name: the images, then their masks and counterparts (where present)."""
+    return list(kept["path"]) + [rel for column in COMPANIONS for rel in kept[column] if rel]
+
+
 def dedupe_step(out_dir: str | Path, cfg: DataConfig) -> DedupeResult:
-    """Step 2: drop duplicates; link kept images into ``out_dir/prepared``, write duplicates.csv."""
+    """Step 2: drop duplicates; link kept images (with their masks and counterparts) into
+    ``out_dir/prepared``, write duplicates.csv."""
     out = Path(out_dir)
     manifest = read_table(out / "ingested" / "manifest.csv", MANIFEST_COLUMNS)
     result = find_duplicates(manifest, cfg.phash_threshold)
     tmp = make_temp_dir(out, ".prepared.tmp-")
     try:
-        for rel in list(result.kept["path"]) + [m for m in result.kept["mask_path"] if m]:
+        for rel in _kept_files(result.kept):
             link_or_copy(out / "ingested" / rel, tmp / rel)  # prepared/ costs no space
         result.kept.to_csv(tmp / "manifest.csv", index=False)
         replace_dir(tmp, out / "prepared")

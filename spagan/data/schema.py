@@ -1,9 +1,11 @@
 """The image manifest: column lists, CSV round-trip, and its pandera schema.
 
-One row per usable image. ``validate_manifest`` checks types, allowed values, hash formats,
-sizes, uniqueness, that both domains are present in both splits and the minimum counts from
-params; all failures are collected (lazy validation) and reported in one readable message
-that shows the offending rows.
+One row per usable image; like ``path``, ``mask_path`` and ``pair_path`` (its ground-truth mask
+and its counterpart in the other domain, "" when none) are relative to the folder that holds
+the images (``ingested/``, ``prepared/``).
+``validate_manifest`` checks types, allowed values, hash formats, sizes, uniqueness, that both
+domains are present in both splits and the minimum counts from params; all failures are
+collected (lazy validation) and reported in one readable message that shows the offending rows.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from spagan.core.errors import SpaganError
 
 MANIFEST_COLUMNS = [
     "path", "source_path", "domain", "split", "width", "height", "orig_mode", "orig_format",
-    "bytes", "sha256", "phash", "mask_path",
+    "bytes", "sha256", "phash", "mask_path", "pair_path",
 ]
 QUARANTINE_COLUMNS = ["source_path", "split", "domain", "reason", "detail", "bytes", "sha256"]
 DUPLICATE_COLUMNS = [
@@ -56,7 +58,8 @@ class ManifestModel(pa.DataFrameModel):
     bytes: Series[int] = pa.Field(gt=0)
     sha256: Series[str] = pa.Field(unique=True, str_matches=r"^[0-9a-f]{64}$")
     phash: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{16}$")
-    mask_path: Series[str]
+    mask_path: Series[str]  # "" when the image has no ground-truth mask
+    pair_path: Series[str]  # "" when it has no counterpart in the other domain
 
     class Config:
         strict = True  # no unexpected columns
