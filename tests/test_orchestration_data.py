@@ -54,6 +54,7 @@ def test_data_assets_run_the_prepare_stage_and_checks_read_its_outputs(tmp_path)
     validated = events["validated_manifest"]
     assert validated.metadata["images"].value == summary["images"] == 30
     assert validated.metadata["prepared_md5"].value == outs["data/prepared"]
+    assert validated.metadata["with_counterparts"].value == 10  # one per test image of the demo
     assert validated.tags["dagster/data_version"] == summary["data_version"]
     assert json.loads(dvc(repo, "status", "--json", "prepare").stdout) == {}  # the shell agrees
 

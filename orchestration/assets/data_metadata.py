@@ -112,6 +112,7 @@ def data_materializations(repo: Path, lock: dict[str, Any] | None = None) -> lis
         "prepared_dir": dg.MetadataValue.path(str(out / "prepared")),
         "prepared_md5": lock["outs"].get("data/prepared"),
         "with_masks": int((t.manifest["mask_path"] != "").sum()),
+        "with_counterparts": int((t.manifest["pair_path"] != "").sum()),
         "data_version": t.summary["data_version"],
         **preview(out / "prepared", sample_paths(t.manifest), out / "previews" / "validated_manifest.png",
                   "prepared images (rows: testA, testB, trainA, trainB)"),
