@@ -31,7 +31,7 @@ import pandas as pd
 from spagan.core.fileio import make_temp_dir, replace_dir
 from spagan.data.decode import process_star, read_source
 from spagan.data.schema import MANIFEST_COLUMNS, QUARANTINE_COLUMNS
-from spagan.data.sources import SourceItem, SourceListing, companion_key, list_source
+from spagan.data.sources import COMPANION_SUFFIXES, SourceItem, SourceListing, companion_key, list_source
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,9 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-# Manifest column -> (listing field, folder suffix) of the files copied beside each image.
-COMPANIONS = {"mask_path": ("masks", "_mask"), "pair_path": ("pairs", "_pair")}
+# Manifest column -> suffix of the folder (a key of sources.COMPANION_SUFFIXES) the image's file
+# of that kind comes from in the source and is copied to here.
+COMPANIONS = {"mask_path": "_mask", "pair_path": "_pair"}
 
 
 def _copy_companion(listing: SourceListing, field: str, item: SourceItem, out_dir: Path, rel: str) -> str:
@@ -99,8 +100,9 @@ def _copy_companion(listing: SourceListing, field: str, item: SourceItem, out_di
 def _add_companions(row: dict, listing: SourceListing, item: SourceItem, out_dir: Path, name: str) -> None:
     """Fill the row's companion columns for the image prepared as `name` (``<split><domain>/<stem>``)."""
     folder, stem = name.split("/", 1)
-    for column, (field, suffix) in COMPANIONS.items():
-        row[column] = _copy_companion(listing, field, item, out_dir, f"{folder}{suffix}/{stem}.png")
+    for column, suffix in COMPANIONS.items():
+        rel = f"{folder}{suffix}/{stem}.png"
+        row[column] = _copy_companion(listing, COMPANION_SUFFIXES[suffix], item, out_dir, rel)
 
 
 def ingest(
@@ -115,8 +117,7 @@ def ingest(
     """Ingest `source` (folder or .zip) into `out_dir` (replaced atomically as a whole).
 
     Writes ``out_dir/<split><domain>/*.png`` (and ``*_mask/``, ``*_pair/`` copies of masks and
-    counterparts),
-    ``manifest.csv`` and ``quarantine.csv``. `progress(done, total)` is called per file.
+    counterparts), ``manifest.csv`` and ``quarantine.csv``. `progress(done, total)` is called per file.
     """
     listing = list_source(source)
     out_dir = Path(out_dir)
