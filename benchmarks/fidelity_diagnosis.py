@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from spagan.core.fileio import atomic_write_bytes  # noqa: E402
 from spagan.core.imageio import list_images, load_image, save_pil  # noqa: E402
-from spagan.evaluation.evaluate import find_mask, load_mask  # noqa: E402
+from spagan.evaluation.metrics.masks import find_mask, load_mask  # noqa: E402
 from spagan.inference.translator import Translator  # noqa: E402
 from spagan.models import apply_attention, attended_translation, blend_output  # noqa: E402
 

@@ -1,20 +1,18 @@
-"""Background-fidelity study: SPA-GAN variants and the CycleGAN baseline at several training budgets.
+"""The fidelity study on the honest yardstick (issue 22): SPA-GAN readings, CycleGAN, post-hoc rows.
 
-Each variant trains ONE long run on the prepared data, with the learning-rate schedule of the
-largest budget (constant lr for the first half of it, then linear decay to zero, as CycleGAN's
-schedule scaled up). At each budget (a multiple of the demo's steps: 1x = 2,160 steps at the
-shipped params) the run stops, its checkpoint is copied aside and evaluated (background L1,
-attention ROC AUC, attention in mask, share classified as the target; KID when Inception weights
-are on disk), then training resumes to the next budget. So the 1x and 2x rows are taken at the
-constant learning rate, and only the largest budget has decayed to zero.
+Every trained run has its own fully decayed schedule: budget k trains k x (9 + 9) epochs at the
+shipped params (constant lr for the first half, linear decay to zero over the second), so each
+row is a finished model, never a snapshot taken partway through a longer schedule.
 
-  .venv/bin/python benchmarks/fidelity_study.py --data DATA/prepared --out RUNS --variant spagan \
-      --budgets 1 2 4 --threads 1
-  .venv/bin/python benchmarks/fidelity_study.py --collect RUNS --json benchmarks/results/fidelity.json \
-      --plot docs/fidelity.png
+  # 1. train the plan (resumable: a finished run is skipped, an interrupted one resumes)
+  .venv/bin/python benchmarks/fidelity_study.py train --data DATA/prepared --out RUNS --threads 1
+  # 2. evaluate every finished run, plus the post-hoc rows (CycleGAN + blend, input as output)
+  .venv/bin/python benchmarks/fidelity_study.py evaluate --data DATA/prepared --out RUNS
+  # 3. one row per variant, budget and seed -> benchmarks/results/fidelity.json (+ table, plot)
+  .venv/bin/python benchmarks/fidelity_study.py collect --out RUNS --plot docs/fidelity.png
 
-Variants run one per process (several side by side: --threads 1 each); --collect merges every
-variant's rows into one list of {"variant", "steps", "<metric>_a2b", "<metric>_b2a", ...}.
+Runs write `done.json` when they finish and rows are written one file per run as each evaluation
+ends, so the study can be stopped at any point and continued without losing a finished run.
 """
 
 from __future__ import annotations
@@ -22,180 +20,106 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
-import shutil
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from spagan.ablation import VARIANTS, _flat_overrides  # noqa: E402
-from spagan.fileio import atomic_write_bytes  # noqa: E402
-from spagan.report import DIRECTIONS  # noqa: E402
+from spagan.core.fileio import atomic_write_bytes  # noqa: E402
 
 log = logging.getLogger("fidelity_study")
 
-# Variants of the study (issue 13). Each pins the attention reading it measures, so the study means
-# the same whatever params.yaml ships: `spagan` is the paper's reading (post-LeakyReLU features, the
-# translation G(A(x) * x)); the ablation's other two variants and the candidates change it by one key.
-PAPER = {"model.attention_features": "post_act", "model.attention_blend": False}
-STUDY_VARIANTS: dict[str, dict[str, Any]] = {
-    **{name: {**PAPER, **overrides} for name, overrides in VARIANTS.items()},
-    # open choices of the paper (SPEC section 1), each one key away from the paper's reading
-    "spagan_pre_act": {**PAPER, "model.attention_features": "pre_act"},
-    "spagan_no_detach": {**PAPER, "model.attention_detach": False},
-    "spagan_fm_attended": {**PAPER, "train.fm_pairing": "attended"},
-    # a departure from the paper (model.attention_blend): low-attention pixels keep the input
-    "spagan_blend": {**PAPER, "model.attention_blend": True},
-    # what the demo's params.yaml ships
-    "spagan_pre_act_blend": {"model.attention_features": "pre_act", "model.attention_blend": True},
+# What each variant trains, pinned here so the study means the same whatever params.yaml ships.
+PAPER = {"model.attention": True, "model.attention_features": "post_act", "model.attention_blend": False,
+         "train.lambda_fm": 1.0}
+TRAINED: dict[str, dict[str, Any]] = {
+    "spagan_paper": PAPER,                                                    # the paper's reading
+    "spagan_pre_act": {**PAPER, "model.attention_features": "pre_act"},       # one open choice
+    "spagan_blend": {**PAPER, "model.attention_blend": True},                 # one departure
+    "spagan_pre_act_blend": {**PAPER, "model.attention_features": "pre_act", "model.attention_blend": True},
+    "cyclegan": {"model.attention": False, "train.lambda_fm": 0.0},          # the baseline
 }
-# metrics.json key -> row key prefix
-ROW_METRICS = {"background_l1": "background_l1", "attention_auc": "attention_auc",
-               "attention_in_mask": "attention_in_mask", "success_share": "classified_as_target"}
-ROWS_NAME = "rows.json"
+# Rows evaluated from existing checkpoints, no training: (row name, trained run it reads, how)
+POST_HOC: dict[str, tuple[str, str]] = {
+    "cyclegan_posthoc_blend": ("cyclegan", "post_hoc_blend"),
+    "input_as_output": ("cyclegan", "input_as_output"),
+}
 
 
-def study_row(variant: str, steps: int, budget: float, lr_note: str, metrics: dict[str, Any]) -> dict[str, Any]:
-    """One row of fidelity.json from an evaluation's metrics."""
-    row: dict[str, Any] = {"variant": variant, "steps": steps, "budget": budget, "lr": lr_note}
-    for key, name in ROW_METRICS.items():
-        for d in DIRECTIONS:
-            value = metrics[d].get(key)
-            row[f"{name}_{d}"] = None if value is None else round(float(value), 4)
-    for d in DIRECTIONS:
-        kid = metrics[d].get("kid_x100")
-        row[f"kid_x100_{d}"] = kid.get("mean") if isinstance(kid, dict) else None
-    return row
+@dataclass(frozen=True)
+class Run:
+    """One trained model of the study."""
+
+    variant: str
+    budget: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant}_b{self.budget}_s{self.seed}"
 
 
-def run_variant(args: argparse.Namespace) -> None:
-    """Train one variant through every budget, evaluating at each; rows to OUT/<variant>/rows.json."""
+def plan() -> list[Run]:
+    """The study's runs in the order they train: the shipped budget first (3 seeds for the paper,
+    the shipped setting and CycleGAN; one for the others), then 2x and 4x with one seed."""
+    main = ("spagan_paper", "spagan_pre_act_blend", "cyclegan")
+    runs = [Run(v, 1, s) for s in range(3) for v in main]
+    runs += [Run("spagan_pre_act", 1, 0), Run("spagan_blend", 1, 0)]
+    runs += [Run(v, b, 0) for b in (2, 4) for v in main]
+    return runs
+
+
+def run_overrides(run: Run, base_epochs: int, base_decay: int) -> dict[str, Any]:
+    """The params overrides of one run: its variant, seed and fully decayed schedule."""
+    return {**TRAINED[run.variant], "train.seed": run.seed, "train.max_steps": 0,
+            "train.epochs": base_epochs * run.budget, "train.epochs_decay": base_decay * run.budget}
+
+
+def train_plan(args: argparse.Namespace) -> None:
+    """Train every planned run that has not finished (an interrupted one resumes)."""
     import torch
 
     from spagan.config import load_config
-    from spagan.evaluate import evaluate
-    from spagan.train import train
-    from spagan.train_state import schedule_length
+    from spagan.training.loop import result_dict, train
 
     torch.set_num_threads(args.threads)
-    data = Path(args.data)
-    n_a = len(list((data / "trainA").iterdir()))
-    n_b = len(list((data / "trainB").iterdir()))
-    base = load_config(args.params, args.set)
-    _, steps_1x = schedule_length(base.train, n_a, n_b)
-    # epochs are whole numbers; --schedule lets a screening run stop at 1x under the 4x schedule
-    scale = max(1, math.ceil(args.schedule or max(args.budgets)))
-    overrides = {**_flat_overrides(args.set), **STUDY_VARIANTS[args.variant],
-                 "train.epochs": base.train.epochs * scale, "train.epochs_decay": base.train.epochs_decay * scale}
-    out = Path(args.out) / args.variant
-    out.mkdir(parents=True, exist_ok=True)
-    rows_path = out / ROWS_NAME
-    rows = json.loads(rows_path.read_text()) if rows_path.exists() else []
-    done = {r["steps"] for r in rows}
-    lr_note = (f"constant {base.train.lr} for {base.train.epochs * scale} epochs, linear decay to 0 over "
-               f"{base.train.epochs_decay * scale} (the schedule of the {scale}x budget)")
-    for budget in sorted(args.budgets):
-        steps = int(round(steps_1x * budget))
-        if steps in done:
+    base = load_config(args.params)
+    for run in plan():
+        if args.only and run.name not in args.only and run.variant not in args.only:
             continue
-        cfg = load_config(args.params, {**overrides, "train.max_steps": steps})
-        # resume=True: a checkpoint of another config is an error, never a silent fresh start
-        trained = train(cfg, data, out / "train", device="cpu", resume=(out / "train" / "checkpoint.pt").exists())
-        ckpt = out / f"checkpoint_{steps}.pt"
-        shutil.copyfile(trained.checkpoint, ckpt)
-        metrics = evaluate(cfg.eval, ckpt, data, out / f"eval_{steps}", device="cpu",
-                           cache_dir=Path(args.out) / "feature_cache")
-        rows.append(study_row(args.variant, trained.steps, budget, lr_note, metrics))
-        atomic_write_bytes(rows_path, (json.dumps(rows, indent=2) + "\n").encode())
-        log.info("%s at %d steps: %s", args.variant, trained.steps, rows[-1])
-
-
-def collect(args: argparse.Namespace) -> None:
-    """Merge every variant's rows into one JSON list (and a plot)."""
-    rows: list[dict[str, Any]] = []
-    for path in sorted(Path(args.collect).glob(f"*/{ROWS_NAME}")):
-        rows += json.loads(path.read_text())
-    for row in rows:  # seconds of one process only: a resumed run's earlier segments are not in it
-        row.pop("train_seconds", None)
-    order = list(STUDY_VARIANTS)
-    rows.sort(key=lambda r: (order.index(r["variant"]) if r["variant"] in order else len(order), r["steps"]))
-    atomic_write_bytes(Path(args.json), (json.dumps(rows, indent=2) + "\n").encode())
-    print(markdown_table(rows))
-    print(f"{len(rows)} rows -> {args.json}")
-    if args.plot:
-        plot(rows, Path(args.plot))
-
-
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """The rows as a markdown table (a2b / b2a in each cell)."""
-    cols = [("background L1", "background_l1", 3), ("attention AUC", "attention_auc", 3),
-            ("attention in mask", "attention_in_mask", 3), ("classified as target", "classified_as_target", 2)]
-    lines = ["| variant | steps | " + " | ".join(f"{c} a2b / b2a" for c, _, _ in cols) + " |",
-             "|---|---:|" + "---|" * len(cols)]
-    for r in rows:
-        cells = []
-        for _, key, digits in cols:
-            cells.append(" / ".join("-" if r[f"{key}_{d}"] is None else f"{r[f'{key}_{d}']:.{digits}f}"
-                                    for d in DIRECTIONS))
-        lines.append(f"| {r['variant']} | {r['steps']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    """Background L1, attention AUC and share classified as target against steps, per variant."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = [("background_l1", "background L1 [0,1] (lower: background kept)"),
-              ("attention_auc", "attention ROC AUC (object vs background)"),
-              ("classified_as_target", "share classified as target")]
-    fig, axes = plt.subplots(len(DIRECTIONS), len(panels), figsize=(15, 8), squeeze=False)
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
-    for i, d in enumerate(DIRECTIONS):
-        for j, (key, title) in enumerate(panels):
-            ax = axes[i][j]
-            for v in variants:
-                pts = [(r["steps"], r[f"{key}_{d}"]) for r in rows if r["variant"] == v and r[f"{key}_{d}"] is not None]
-                if pts:
-                    ax.plot(*zip(*pts), marker="o", label=v)
-            ax.set_title(f"{title}, {d}", fontsize=9)
-            ax.set_xlabel("training steps")
-            ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=90)
-    tmp.replace(path)
-    print(f"plot -> {path}")
+        folder = Path(args.out) / run.name
+        if (folder / "done.json").exists():
+            continue
+        cfg = load_config(args.params, run_overrides(run, base.train.epochs, base.train.epochs_decay))
+        log.info("training %s", run.name)
+        t0 = time.perf_counter()
+        result = train(cfg, args.data, folder / "train", device="cpu", resume="auto")
+        if not result.finished:
+            log.warning("%s stopped at step %d of %d", run.name, result.steps, result.total_steps)
+            continue
+        done = {"run": run.__dict__, "train": result_dict(result), "seconds_this_process": time.perf_counter() - t0,
+                "threads": args.threads, "overrides": run_overrides(run, base.train.epochs, base.train.epochs_decay)}
+        atomic_write_bytes(folder / "done.json", (json.dumps(done, indent=2) + "\n").encode())
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", help="prepared folder (trainA/ trainB/ testA/ testB/ + masks)")
-    p.add_argument("--out", help="study folder: one subfolder per variant")
-    p.add_argument("--variant", choices=list(STUDY_VARIANTS))
-    p.add_argument("--budgets", type=float, nargs="+", default=[1, 2, 4], help="multiples of the demo's steps")
-    p.add_argument("--schedule", type=float, default=None,
-                   help="budget whose lr schedule every budget runs under (default: the largest of --budgets)")
+    p.add_argument("phase", choices=["train", "evaluate", "collect"])
+    p.add_argument("--data", help="prepared folder (trainA/ trainB/ testA/ testB/, masks and counterparts)")
+    p.add_argument("--out", required=True, help="study folder: one subfolder per run")
     p.add_argument("--params", default=str(ROOT / "params.yaml"))
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every variant")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (1 per process when running side by side)")
-    p.add_argument("--collect", metavar="RUNS", help="merge RUNS/*/rows.json instead of training")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--only", nargs="*", default=[], help="run or variant names to restrict the phase to")
     p.add_argument("--json", default=str(ROOT / "benchmarks/results/fidelity.json"))
-    p.add_argument("--plot", default=None, help="PNG of the study (with --collect)")
+    p.add_argument("--plot", default=None, help="PNG of the study (collect)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if args.collect:
-        collect(args)
-    elif args.data and args.out and args.variant:
-        run_variant(args)
-    else:
-        p.error("give --data, --out and --variant (train), or --collect RUNS")
+    if args.phase == "train":
+        train_plan(args)
     return 0
 
 

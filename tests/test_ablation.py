@@ -51,21 +51,24 @@ def test_three_variants_same_budget_one_table(tmp_path):
     assert set(steps.values()) == {2} and all(v["train"]["resumed_from"] == 0 for v in report["variants"].values())
     # each variant trained with its overrides (the resolved config written next to the run)
     resolved = {n: yaml.safe_load((tmp_path / "abl" / n / "train" / "config.yaml").read_text()) for n in names}
-    assert resolved["spagan"]["train"]["lambda_fm"] == 1.0 and resolved["spagan"]["model"]["attention"] is True
-    assert resolved["spagan_no_fm"]["train"]["lambda_fm"] == 0.0 and resolved["spagan_no_fm"]["model"]["attention"]
+    paper, no_fm = resolved["spagan_paper"], resolved["spagan_paper_no_fm"]
+    assert paper["train"]["lambda_fm"] == 1.0 and paper["model"]["attention"] is True
+    assert (paper["model"]["attention_features"], paper["model"]["attention_blend"]) == ("post_act", False)
+    assert no_fm["train"]["lambda_fm"] == 0.0 and no_fm["model"]["attention"] and not no_fm["model"]["attention_blend"]
     assert resolved["cyclegan"]["model"]["attention"] is False and resolved["cyclegan"]["train"]["lambda_fm"] == 0.0
     # one row per metric and direction plus the budget rows, one column per variant
     rows = {r["metric"]: r for r in report["table"]}
     assert len(report["table"]) == len(ROWS) + 2 and set(names) <= set(rows["attention in mask a2b"])
     # the baseline has no attention (all ones): the share inside the mask is the mask's area
     assert rows["attention in mask a2b"]["cyclegan"] == pytest.approx(mask_share, abs=1e-6)
-    assert rows["KID x100 a2b"]["spagan"] is None  # offline: not computed, never invented
+    assert rows["KID x100 a2b"]["spagan_paper"] is None  # offline: not computed, never invented
     for n in names:
         a2b = report["variants"][n]["metrics"]["a2b"]
         assert rows["background L1 [0,1] a2b"][n] == pytest.approx(a2b["background_l1"])
         assert (tmp_path / "abl" / n / "eval" / "gallery" / "a2b.png").is_file()
     text = (tmp_path / "abl" / TABLE_NAME).read_text()
-    assert "spagan ablation ..." in text and "| metric | better | spagan | spagan_no_fm | cyclegan |" in text
+    assert "spagan ablation ..." in text
+    assert "| metric | better | spagan_paper | spagan_paper_no_fm | cyclegan |" in text
 
 
 def test_cli_prints_table_for_one_variant(tmp_path, capsys):
@@ -75,7 +78,7 @@ def test_cli_prints_table_for_one_variant(tmp_path, capsys):
                  "--device", "cpu", *sets])
     out = capsys.readouterr().out
     assert code == 0 and "| metric | better | cyclegan |" in out and "--only cyclegan" in out
-    assert not (tmp_path / "abl" / "spagan").exists()
+    assert not (tmp_path / "abl" / "spagan_paper").exists()
 
 
 def test_dagster_ablation_job(tmp_path):
@@ -85,11 +88,11 @@ def test_dagster_ablation_job(tmp_path):
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     params.write_text(yaml.safe_dump(raw))
     resources = {"data_paths": DataPaths(root=str(root), params=str(params)), "dvc": DvcCli(repo=str(tmp_path))}
-    run_config = {"ops": {"ablate_variants": {"config": {"overrides": OVERRIDES, "variants": ["spagan_no_fm"]}}}}
+    run_config = {"ops": {"ablate_variants": {"config": {"overrides": OVERRIDES, "variants": ["spagan_paper_no_fm"]}}}}
     result = ablation.execute_in_process(run_config=run_config, resources=resources)
     assert result.success
     assert result.output_for_node("ablate_variants") == str(root / "ablation" / TABLE_NAME)
-    assert "| metric | better | spagan_no_fm |" in (root / "ablation" / TABLE_NAME).read_text()
+    assert "| metric | better | spagan_paper_no_fm |" in (root / "ablation" / TABLE_NAME).read_text()
     refused = ablation.execute_in_process(resources=resources, raise_on_error=False, run_config={
         "ops": {"ablate_variants": {"config": {"variants": ["nope"]}}}})
     failure = next(e for e in refused.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)

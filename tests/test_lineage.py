@@ -41,7 +41,8 @@ def test_start_run_keeps_only_an_unfinished_run_under_the_same_stamp(tmp_path):
     (work / "metrics.json").write_text(json.dumps({"finished": False}))
     assert start_run(work, stamp) is None and (work / "checkpoint.pt").exists()  # resumes
     changed = {**stamp, "deps": {**stamp["deps"], "spagan/training/losses.py": "3" * 32}, "params": {"train": "def"}}
-    assert start_run(work, changed) == "its run started under other dependencies: dep spagan/training/losses.py, params train"
+    expected = "its run started under other dependencies: dep spagan/training/losses.py, params train"
+    assert start_run(work, changed) == expected
     assert not (work / "checkpoint.pt").exists()
     (work / "checkpoint.pt").write_bytes(b"finished run")
     (work / "metrics.json").write_text(json.dumps({"finished": True}))

@@ -57,6 +57,16 @@ def test_find_regressions_thresholds():
     assert find_regressions(prev, better, 0.5, 0.1)[0] == []
 
 
+def test_find_regressions_sees_the_offline_object_translation_drop():
+    """Offline (KID unavailable, the whole-image share saturated) the yardstick still has a signal."""
+    prev = {"a2b_kid_x100": "unavailable", "a2b_success_share": 1.0, "a2b_object_translation": 0.7,
+            "b2a_success_share": 1.0, "b2a_object_translation": 0.6}
+    same_share = {**prev, "b2a_object_translation": 0.05}  # a model that stopped translating B->A objects
+    problems, deltas = find_regressions(prev, same_share, 0.5, 0.1, object_drop=0.1)
+    assert problems == ["b2a_object_translation: 0.600 -> 0.050 (allowed change 0.1)"]
+    assert deltas["b2a_object_translation"] == pytest.approx(-0.55)
+
+
 def _meta(event) -> dict:
     return {k: v.value for k, v in event.materialization.metadata.items()}
 

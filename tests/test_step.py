@@ -192,3 +192,17 @@ def test_fuse_auto_batches_small_images_only():
     assert not step._fuse(torch.empty(1, 3, 256, 256))
     forced, _ = make_step("train.fuse_passes=on")
     assert forced._fuse(torch.empty(1, 3, 256, 256))
+
+
+def test_mechanism_tests_run_the_papers_reading_whatever_params_ship(tmp_path):
+    """The pinned overrides give the paper's SPA-GAN even from a params file that ships departures."""
+    import re
+
+    departed = re.sub(r"attention_features: \w+", "attention_features: pre_act", (ROOT / "params.yaml").read_text())
+    departed = re.sub(r"attention_blend: \w+", "attention_blend: true", departed)
+    (tmp_path / "params.yaml").write_text(departed)
+    assert load_config(tmp_path / "params.yaml").model.attention_blend is True  # the departure is real
+    for params in (ROOT / "params.yaml", tmp_path / "params.yaml"):
+        model = load_config(params, TINY_OVERRIDES).model
+        assert (model.attention, model.attention_features, model.attention_blend, model.attention_detach,
+                model.attention_interp) == (True, "post_act", False, True, "bilinear")

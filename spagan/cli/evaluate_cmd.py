@@ -1,11 +1,12 @@
-"""`spagan evaluate`: KID, attention localisation, translation success and galleries for a checkpoint."""
+"""`spagan evaluate`: KID, the offline yardstick (object translation, domain score, distribution
+score, background change, each with its reference rows), attention localisation and galleries."""
 
 import argparse
 import json
 from typing import Any
 
 from spagan.config import load_config
-from spagan.evaluation.report import DIRECTIONS, METRICS_NAME, report_rows
+from spagan.evaluation.report import DIRECTIONS, METRICS_NAME, REFERENCE_LEGEND, report_rows
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-dir", default=None, help="feature cache of real images (default: OUT/feature_cache)")
     p.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda[:N]")
     p.add_argument("--json", action="store_true", help="print the full metrics JSON instead of the table")
+    p.add_argument("--post-hoc-blend", action="store_true",
+                   help="blend every translation with the source discriminator's map, as model.attention_blend "
+                        "does, on a model not trained so (CycleGAN included): the blend's mechanical share")
     p.add_argument("--dry-run", action="store_true",
                    help="check the checkpoint, testA/ testB/ and the device, print the plan and exit: 0 only when "
                         "a real evaluation would start")
@@ -32,6 +36,7 @@ def summary_table(metrics: dict[str, Any]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     ckpt, data = metrics["checkpoint"], metrics["data"]
+    lines.append(REFERENCE_LEGEND)
     lines.append(f"model sha256 {ckpt['sha256'][:16]}  data version {data['data_version'] or 'unknown'}")
     k = metrics["a2b"]["kid_x100"]
     if "mean" not in k:
@@ -50,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from spagan.evaluation.evaluate import evaluate
 
-    metrics = evaluate(cfg.eval, args.checkpoint, args.data, args.out, device=args.device, cache_dir=args.cache_dir)
+    metrics = evaluate(cfg.eval, args.checkpoint, args.data, args.out, device=args.device, cache_dir=args.cache_dir,
+                       post_hoc_blend=args.post_hoc_blend)
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:

@@ -166,6 +166,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "eval.gallery_size": (AT_LEAST_0,),  # 0: no gallery
     "eval.regression_threshold": (AT_LEAST_0,),
     "eval.regression_share_drop": (SHARE,),
+    "eval.regression_object_drop": (SHARE,),
     "eval.schedule_cron": (non_empty, cron),
 }
 

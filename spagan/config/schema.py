@@ -84,6 +84,7 @@ class EvalConfig:
     gallery_size: int = 8
     regression_threshold: float = 0.5
     regression_share_drop: float = 0.1
+    regression_object_drop: float = 0.1
     schedule_cron: str = "0 3 * * *"
 
 

@@ -1,4 +1,4 @@
-"""Evaluate a checkpoint on a CycleGAN-layout data folder: KID, localisation, success, galleries.
+"""Evaluate a checkpoint on a CycleGAN-layout data folder: KID, the offline yardstick, galleries.
 
 `evaluate(eval_cfg, checkpoint, data_dir, out_dir)` writes
 
@@ -8,9 +8,12 @@
 
 For each direction (a2b: testA translated, compared with real testB; b2a the reverse):
 KID x 100 over Inception pool features (or a status saying why not, and the fix: never a
-made-up number), the attention/background metrics where a mask of the same file name exists
-(``data_dir/testA_mask/``, as ``spagan prepare`` writes, or ``data_dir/masks/testA/``), and the
-share of translations a domain classifier trained on trainA/trainB calls the target domain.
+made-up number); where masks exist (``data_dir/testA_mask/``, as ``spagan prepare`` writes, or
+``data_dir/masks/testA/``) the attention measures and the yardstick of spagan.evaluation.
+yardstick: object translation (0 = input unchanged, 1 = the real counterpart), the object-crop
+domain score, background change of the translation and of the generator's own output; the
+whole-image domain share and the offline distribution score everywhere. Each yardstick
+measure comes with its reference rows (input as output; counterpart as output on the demo).
 The DVC stage, the Dagster assets and ``spagan evaluate`` all call this function.
 """
 
@@ -25,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 from spagan.config import EvalConfig
 from spagan.core.errors import SpaganError
@@ -41,7 +43,12 @@ from spagan.evaluation.metrics.features import (
     load_inception,
 )
 from spagan.evaluation.metrics.kid import kid_from_features
-from spagan.evaluation.metrics.localisation import attention_auc, attention_in_mask, background_l1, nanmean
+from spagan.evaluation.metrics.localisation import attention_auc, attention_in_mask, nanmean
+from spagan.evaluation.metrics.masks import find_mask, find_pair, load_mask
+from spagan.evaluation.metrics.object_region import ObjectStats, object_stats
+from spagan.evaluation.metrics.offline_distribution import LABEL
+from spagan.evaluation.metrics.offline_distribution import features as handmade_features
+from spagan.evaluation.yardstick import Yardstick
 from spagan.evaluation.report import METRICS_NAME
 from spagan.inference.translator import Translator
 
@@ -51,31 +58,6 @@ log = logging.getLogger(__name__)
 GALLERY_DIR = "gallery"
 # direction -> (source test folder, target test folder, target domain label)
 DIRECTIONS = {"a2b": ("testA", "testB", "B"), "b2a": ("testB", "testA", "A")}
-
-
-def find_mask(data_dir: Path, split: str, image: Path) -> Path | None:
-    """The mask of `image` (in data_dir/<split>/): same relative path, or same stem as .png, under
-    ``data_dir/<split>_mask/`` (the prepared layout) or ``data_dir/masks/<split>/``."""
-    rel = image.relative_to(data_dir / split)
-    for root in (data_dir / f"{split}_mask", data_dir / "masks" / split):
-        for candidate in (root / rel, (root / rel).with_suffix(".png")):
-            if candidate.is_file():
-                return candidate
-    return None
-
-
-def load_mask(path: Path, shape: int | tuple[int, int]) -> np.ndarray:
-    """Binary object mask of `shape` (height, width; an int is square; pixels > 127 are object),
-    nearest-neighbour resized."""
-    height, width = (shape, shape) if isinstance(shape, int) else shape
-    try:
-        with Image.open(path) as im:
-            im = im.convert("L")
-            if im.size != (width, height):
-                im = im.resize((width, height), Image.NEAREST)
-            return np.asarray(im) > 127
-    except OSError as exc:
-        raise SpaganError(f"{path}: cannot read mask ({exc})") from None
 
 
 # Test images of any size are scaled so their longer side is the training size (aspect kept,
@@ -119,13 +101,15 @@ def _real_features(
     return np.concatenate(chunks) if chunks else np.zeros((0, 2048))
 
 
-def _translate(translator: Translator, images: list[torch.Tensor], direction: str) -> list[tuple[torch.Tensor, ...]]:
-    """(attention, translation, reconstruction) per image, on the CPU; same-size images in one pass."""
-    out: list[tuple[torch.Tensor, ...]] = [()] * len(images)
+def _translate(translator: Translator, images: list[torch.Tensor], direction: str) -> list[tuple[Any, ...]]:
+    """(attention, translation, reconstruction, generator output or None) per image, on the CPU;
+    same-size images in one pass."""
+    out: list[tuple[Any, ...]] = [()] * len(images)
     for idx in by_shape(images):
         res = translator.run(torch.stack([images[i] for i in idx]), direction)
         for j, i in enumerate(idx):
-            out[i] = (res.attention[j].float().cpu(), res.fake[j].float().cpu(), res.rec[j].float().cpu())
+            gen = None if res.generated is None else res.generated[j].float().cpu()
+            out[i] = (res.attention[j].float().cpu(), res.fake[j].float().cpu(), res.rec[j].float().cpu(), gen)
     return out
 
 
@@ -134,6 +118,7 @@ class Scorers:
     """What scores the translations besides the masks; None where unavailable (KID: kid_status says why)."""
 
     classifier: DomainClassifier | None
+    object_classifier: DomainClassifier | None
     extractor: InceptionFeatures | None
     cache: FeatureCache | None
     kid_status: dict[str, str] | None
@@ -143,31 +128,43 @@ class Scorers:
 class _Tally:
     """Per-image results of one direction, gathered batch by batch."""
 
+    yardstick: Yardstick
     in_mask: list[float] = field(default_factory=list)
     auc: list[float] = field(default_factory=list)
-    background: list[float] = field(default_factory=list)
     fake_features: list[np.ndarray] = field(default_factory=list)
-    predicted: list[np.ndarray] = field(default_factory=list)
     gallery: list[tuple[torch.Tensor, ...]] = field(default_factory=list)
 
 
-def _score_masks(tally: _Tally, data_dir: Path, src_name: str, path: Path, real: torch.Tensor,
-                 attn: torch.Tensor, fake: torch.Tensor) -> None:
-    """Attention in mask, attention ROC AUC and background L1 of one image, where it has a mask."""
-    mask_path = find_mask(data_dir, src_name, path)
-    if mask_path is not None:
-        mask = load_mask(mask_path, tuple(real.shape[-2:]))
+def _score_image(tally: _Tally, data_dir: Path, src_name: str, path: Path, real: torch.Tensor,
+                 out: tuple[Any, ...]) -> None:
+    """The attention measures of one image (where it has a mask), and its yardstick entries."""
+    attn, fake, _, generated = out
+    shape = tuple(real.shape[-2:])
+    mask_path, pair_path = find_mask(data_dir, src_name, path), find_pair(data_dir, src_name, path)
+    mask = None if mask_path is None else load_mask(mask_path, shape)
+    if mask is not None:
         tally.in_mask.append(attention_in_mask(attn[0], mask))
         tally.auc.append(attention_auc(attn[0], mask))
-        tally.background.append(background_l1(real, fake, mask))
+    pair = None if pair_path is None else load_image_fitted(pair_path, max(shape))
+    if pair is not None and tuple(pair.shape[-2:]) != shape:
+        raise SpaganError(f"{pair_path}: counterpart is {pair.shape[-1]}x{pair.shape[-2]}, its image "
+                          f"{path} {shape[1]}x{shape[0]}")
+    tally.yardstick.add(real, fake, generated, mask, pair)
 
 
-def _classify(classifier: DomainClassifier, fakes: list[torch.Tensor]) -> np.ndarray:
-    """The domain the classifier gives each translation (same-size images in one pass)."""
-    labels = np.empty(len(fakes), dtype=object)
-    for idx in by_shape(fakes):
-        labels[idx] = classifier.predict(torch.stack([fakes[i] for i in idx]))
-    return labels
+def _target_objects(data_dir: Path, tgt_name: str, size: int) -> tuple[list[ObjectStats], np.ndarray]:
+    """Object statistics of the real target test images with masks, and every target test
+    image's hand-made features (the offline distribution score's real side)."""
+    objects, feats = [], []
+    for path in list_images(data_dir / tgt_name):
+        image = load_image_fitted(path, size)
+        feats.append(handmade_features([image])[0])
+        mask_path = find_mask(data_dir, tgt_name, path)
+        if mask_path is not None:
+            stats = object_stats(image, load_mask(mask_path, tuple(image.shape[-2:])))
+            if stats is not None:
+                objects.append(stats)
+    return objects, np.stack(feats) if feats else np.zeros((0, 0))
 
 
 def _kid(fake_features: np.ndarray, real_features: np.ndarray, eval_cfg: EvalConfig, src_dir: Path,
@@ -196,21 +193,19 @@ def _direction(name: str, translator: Translator, data_dir: Path, out_dir: Path,
     rng = np.random.default_rng([eval_cfg.seed, list(DIRECTIONS).index(name)])
     pick = {int(i) for i in rng.choice(len(paths), min(eval_cfg.gallery_size, len(paths)), replace=False)}
 
-    tally = _Tally()
+    tally = _Tally(Yardstick(target, scorers.object_classifier, scorers.classifier))
     for start in range(0, len(paths), bs):
         batch = paths[start : start + bs]
         reals = [load_image_fitted(p, size) for p in batch]
         outs = _translate(translator, reals, name)
-        fakes = [fake for _, fake, _ in outs]
-        for i, (path, real, (attn, fake, rec)) in enumerate(zip(batch, reals, outs)):
-            _score_masks(tally, data_dir, src_name, path, real, attn, fake)
+        fakes = [o[1] for o in outs]
+        for i, (path, real, out) in enumerate(zip(batch, reals, outs)):
+            _score_image(tally, data_dir, src_name, path, real, out)
             if start + i in pick:
-                tally.gallery.append((real, attn, fake, rec))
+                tally.gallery.append((real, *out[:3]))
         if scorers.extractor is not None:
             # keyed by the translation's bytes: an unchanged model on unchanged data hits the cache
             tally.fake_features.append(_features(scorers.extractor, fakes, scorers.cache, None, bs))
-        if scorers.classifier is not None:
-            tally.predicted.append(_classify(scorers.classifier, fakes))
 
     gallery_path = out_dir / GALLERY_DIR / f"{name}.png"
     if tally.gallery:
@@ -225,13 +220,40 @@ def _direction(name: str, translator: Translator, data_dir: Path, out_dir: Path,
     result["n_masks"] = len(tally.in_mask)
     result["attention_in_mask"] = nanmean(tally.in_mask)
     result["attention_auc"] = nanmean(tally.auc)
-    result["background_l1"] = nanmean(tally.background)
-    result["success_share"] = (
-        float((np.concatenate(tally.predicted) == target).mean()) if scorers.classifier is not None else None
-    )
+    target_objects, target_features = _target_objects(data_dir, tgt_name, size)
+    result.update(tally.yardstick.result(target_objects, target_features, subsets=eval_cfg.kid_subsets,
+                                         subset_size=eval_cfg.kid_subset_size, seed=eval_cfg.seed))
     result["gallery"] = str(gallery_path.relative_to(out_dir)) if tally.gallery else None
     result["gallery_files"] = [paths[i].relative_to(src_dir).as_posix() for i in sorted(pick)]
     return result
+
+
+def _domain_classifier(data_dir: Path, seed: int) -> tuple[DomainClassifier | None, dict[str, Any]]:
+    """The whole-image domain classifier (trainA vs trainB), or None and why not."""
+    if not ((data_dir / "trainA").is_dir() and (data_dir / "trainB").is_dir()):
+        return None, {"status": "unavailable",
+                      "reason": f"{data_dir} has no trainA/ and trainB/ to train the domain classifier on"}
+    classifier = DomainClassifier.fit_folders(data_dir / "trainA", data_dir / "trainB", seed=seed)
+    return classifier, {"model": "logistic regression on thumbnail, colour histogram, gradient and spectrum features",
+                        "scope": "whole image", "trained_on": "trainA vs trainB",
+                        "holdout_accuracy": nanmean([classifier.holdout_accuracy])}
+
+
+def _object_classifier(data_dir: Path, seed: int) -> tuple[DomainClassifier | None, dict[str, Any]]:
+    """The object-crop domain classifier (trainA vs trainB objects under their masks), or None and why not."""
+    pairs = [(data_dir / f"train{d}", data_dir / f"train{d}_mask") for d in "AB"]
+    missing = [str(m) for _, m in pairs if not m.is_dir()]
+    if missing:
+        return None, {"status": "unavailable", "reason": f"no training masks ({', '.join(missing)}): the object "
+                      "scores need them; the whole-image domain share is reported instead"}
+    try:
+        classifier = DomainClassifier.fit_object_folders(pairs, seed=seed)
+    except SpaganError as exc:
+        return None, {"status": "unavailable", "reason": str(exc)}
+    return classifier, {"model": "calibrated logistic regression (Platt, 3-fold) on the same features",
+                        "scope": "object crop (mask bounding box, background grey)",
+                        "trained_on": "trainA vs trainB objects",
+                        "holdout_accuracy": nanmean([classifier.holdout_accuracy])}
 
 
 def _data_version(data_dir: Path) -> str | None:
@@ -254,6 +276,7 @@ def evaluate(
     *,
     device: str = "auto",
     cache_dir: Path | None = None,
+    post_hoc_blend: bool = False,
 ) -> dict[str, Any]:
     """Evaluate `checkpoint` on `data_dir` (testA/, testB/, trainA/, trainB/, optional masks/).
 
@@ -261,13 +284,15 @@ def evaluate(
     Inception features are cached under `cache_dir` (default out_dir/feature_cache), keyed by
     weights and image content (real: file sha256 + load size; translations: tensor bytes), so
     re-evaluating an unchanged model on unchanged data runs no Inception pass.
+    post_hoc_blend: blend every translation with the source D's map as model.attention_blend
+    does, on a model not trained so (a CycleGAN checkpoint included), to see the blend's share.
     """
     t0 = time.perf_counter()
     checkpoint, data_dir, out_dir = Path(checkpoint), Path(data_dir), Path(out_dir)
     if not data_dir.is_dir():
         raise SpaganError(f"{data_dir}: data folder not found")
     out_dir.mkdir(parents=True, exist_ok=True)
-    translator = Translator.from_checkpoint(checkpoint, device=device)
+    translator = Translator.from_checkpoint(checkpoint, device=device, post_hoc_blend=post_hoc_blend)
 
     extractor, cache, kid_status = None, None, None
     try:
@@ -278,13 +303,8 @@ def evaluate(
         log.warning("KID not computed: %s", exc)
         kid_status = {"status": "unavailable", "reason": exc.reason, "fix": exc.fix}
 
-    classifier, clf_info = None, {"status": "unavailable"}
-    if (data_dir / "trainA").is_dir() and (data_dir / "trainB").is_dir():
-        classifier = DomainClassifier.fit_folders(data_dir / "trainA", data_dir / "trainB", seed=eval_cfg.seed)
-        clf_info = {"model": "logistic regression on thumbnail, colour histogram, gradient and spectrum features",
-                    "trained_on": "trainA vs trainB", "holdout_accuracy": nanmean([classifier.holdout_accuracy])}
-    else:
-        clf_info["reason"] = f"{data_dir} has no trainA/ and trainB/ to train the domain classifier on"
+    classifier, clf_info = _domain_classifier(data_dir, eval_cfg.seed)
+    object_classifier, object_clf_info = _object_classifier(data_dir, eval_cfg.seed)
 
     metrics: dict[str, Any] = {
         "checkpoint": {"path": str(checkpoint), "sha256": translator.checkpoint_sha256},
@@ -296,11 +316,19 @@ def evaluate(
                     "seed": eval_cfg.seed, "scale": 100, "kernel": "(a.b/d + 1)^3, unbiased MMD^2"},
             "features": extractor.identity if extractor is not None else kid_status,
             "domain_classifier": clf_info,
+            "object_domain_classifier": object_clf_info,
+            "post_hoc_blend": post_hoc_blend,
+            "translation_blended": translator.blends,
+            "object_translation": ("min over colour and structure of 1 - d(translation)/d(input), d = distance "
+                                   "of the object's statistics to the nearest real target object (counterparts "
+                                   "and target test objects): 0 = input unchanged, 1 = the counterpart"),
+            "offline_distribution": LABEL,
             "gallery": {"size": eval_cfg.gallery_size, "columns": list(COLUMNS)},
-            "background_l1_scale": "mean |input - translation| outside the mask, on [0, 1]",
+            "background_l1_scale": "mean |input - translation| outside the mask, on [0, 1] (background_l1_generator:"
+                                   " the generator's own output before any blend)",
         },
     }
-    scorers = Scorers(classifier, extractor, cache, kid_status)
+    scorers = Scorers(classifier, object_classifier, extractor, cache, kid_status)
     for name in DIRECTIONS:
         metrics[name] = _direction(name, translator, data_dir, out_dir, eval_cfg, scorers)
     metrics["run"] = {

@@ -12,19 +12,33 @@ METRICS_NAME = "metrics.json"  # evaluate's scores (and a training run's summary
 # (metrics.json key, label, which way is better), in report order
 METRICS = (
     ("kid_x100", "KID x100", "lower"),
-    ("success_share", "classified as target", "higher"),
+    ("offline_mmd_x100", "hand-made feature MMD x100 (not KID)", "lower"),
+    ("object_translation", "object translation (0 input, 1 counterpart)", "higher"),
+    ("object_colour", "object colour", "higher"),
+    ("object_structure", "object structure", "higher"),
+    ("object_domain_probability", "object P(target), calibrated", "higher"),
+    ("object_domain_share", "object classified as target", "higher"),
+    ("success_share", "whole image classified as target", "higher"),
     ("attention_in_mask", "attention in mask", "higher"),
     ("attention_auc", "attention ROC AUC", "higher"),
     ("background_l1", "background L1 [0,1]", "lower"),
+    ("background_l1_generator", "background L1, generator before blend", "lower"),
 )
-SCORE_KEYS = tuple(key for key, _, _ in METRICS if key != "kid_x100")  # plain numbers (KID is a dict)
+SCORE_KEYS = tuple(key for key, _, _ in METRICS if key != "kid_x100")  # numbers (the MMD: its mean)
+# The reference rows every evaluation computes beside the translation (spagan.evaluation.yardstick)
+REFERENCES = ("input_as_output", "counterpart_as_output")
+REFERENCE_LEGEND = "[input as output | counterpart as output]: the scale every yardstick score reads against"
 
 
-def metric_value(metrics: dict[str, Any], direction: str, key: str) -> float | None:
-    """One number of an evaluation (KID: the x100 mean); None when it was not computed or is NaN."""
-    value = metrics[direction].get(key)
-    if key == "kid_x100":
-        value = value.get("mean") if isinstance(value, dict) else None
+def metric_value(metrics: dict[str, Any], direction: str, key: str, reference: str | None = None) -> float | None:
+    """One number of an evaluation (KID and the MMD: the x100 mean), of the translation or of a
+    reference row; None when it was not computed or is NaN."""
+    scores = metrics[direction]
+    if reference is not None:
+        scores = scores.get("references", {}).get(reference, {})
+    value = scores.get(key)
+    if isinstance(value, dict):
+        value = value.get("mean")
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return float(value)
@@ -46,12 +60,22 @@ def cell(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _with_references(metrics: dict[str, Any], direction: str, key: str) -> str:
+    """`0.213 [0.000 | 1.000]`: the translation's value and its reference rows, where computed."""
+    text = cell(metric_value(metrics, direction, key))
+    refs = [metric_value(metrics, direction, key, r) for r in REFERENCES]
+    if all(r is None for r in refs):
+        return text
+    return f"{text} [{' | '.join(cell(r) for r in refs)}]"
+
+
 def report_rows(metrics: dict[str, Any]) -> list[tuple[str, ...]]:
-    """(label, a2b, b2a) text for every metric of one evaluation."""
+    """(label, a2b, b2a) text for every metric of one evaluation (references in brackets, see
+    REFERENCE_LEGEND); a metric no direction has (an evaluation from before it existed) is left out."""
     rows = []
     for key, label, _ in METRICS:
         if key == "kid_x100":
             rows.append((label, *(kid_text(metrics[d][key]) for d in DIRECTIONS)))
-        else:
-            rows.append((label, *(cell(metric_value(metrics, d, key)) for d in DIRECTIONS)))
+        elif any(key in metrics[d] for d in DIRECTIONS):
+            rows.append((label, *(_with_references(metrics, d, key) for d in DIRECTIONS)))
     return rows

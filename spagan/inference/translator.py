@@ -12,7 +12,7 @@ from spagan.core.errors import SpaganError
 from spagan.core.fileio import file_sha256
 from spagan.core.layout import DIRECTIONS
 from spagan.core.sizing import crop, min_side, pad_to_multiple
-from spagan.models import attended_translation, build_networks
+from spagan.models import attended_generation, attended_translation, blend_output, build_networks
 from spagan.models.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 
@@ -21,16 +21,20 @@ class Translation:
     """Outputs for a batch: attention of the source discriminator, translation, reconstruction."""
 
     attention: torch.Tensor  # [N, 1, H, W] in [0, 1] (all ones when attention is off)
-    fake: torch.Tensor       # [N, 3, H, W] in [-1, 1]
+    fake: torch.Tensor       # [N, 3, H, W] in [-1, 1]: the translation (blended, where blending is on)
     rec: torch.Tensor | None  # [N, 3, H, W] in [-1, 1]; None when not asked for
+    generated: torch.Tensor | None = None  # the generator's own output before any blend (None: same as fake)
 
 
 class Translator:
     """Trained G, F, D_A, D_B in eval mode; `run(x, direction)` translates a batch."""
 
     def __init__(self, cfg: Config, networks_state: dict, device: str | torch.device = "auto",
-                 checkpoint_sha256: str = ""):
+                 checkpoint_sha256: str = "", *, post_hoc_blend: bool = False):
         self.cfg = cfg
+        # Blend every translation with the source D's map as model.attention_blend does, on a model
+        # not trained so (CycleGAN included: its D still yields the map): the blend's mechanical share.
+        self.post_hoc_blend = post_hoc_blend
         self.device = pick_device(device)
         self.nets = build_networks(cfg.model)
         for name, module in self.nets.by_name().items():
@@ -40,7 +44,8 @@ class Translator:
         self.checkpoint_sha256 = checkpoint_sha256
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto") -> "Translator":
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto", *,
+                        post_hoc_blend: bool = False) -> "Translator":
         """Load a training checkpoint (file or run folder); weights_only=True."""
         path = Path(path)
         if path.is_dir():
@@ -50,7 +55,12 @@ class Translator:
             cfg = config_from_dict(state["config"])
         except SpaganError as exc:
             raise SpaganError(f"{path}: stored config is invalid: {exc}") from None
-        return cls(cfg, state["networks"], device, checkpoint_sha256=file_sha256(path))
+        return cls(cfg, state["networks"], device, checkpoint_sha256=file_sha256(path), post_hoc_blend=post_hoc_blend)
+
+    @property
+    def blends(self) -> bool:
+        """Whether translations are blended with the input by the attention map."""
+        return self.post_hoc_blend or (self.cfg.model.attention and self.cfg.model.attention_blend)
 
     @property
     def min_side(self) -> int:
@@ -72,7 +82,8 @@ class Translator:
         x, box = pad_to_multiple(x.to(self.device))
         out = self.run_padded(x, direction, reconstruct=reconstruct)
         return Translation(attention=crop(out.attention, box), fake=crop(out.fake, box),
-                           rec=None if out.rec is None else crop(out.rec, box))
+                           rec=None if out.rec is None else crop(out.rec, box),
+                           generated=None if out.generated is None else crop(out.generated, box))
 
     @torch.no_grad()
     def run_padded(self, x: torch.Tensor, direction: str, *, reconstruct: bool = True) -> Translation:
@@ -83,12 +94,17 @@ class Translator:
         n = self.nets
         gen, back, d_src, d_tgt = (n.G, n.F, n.D_A, n.D_B) if direction == "a2b" else (n.F, n.G, n.D_B, n.D_A)
         if self.cfg.model.attention:
-            blend = self.cfg.model.attention_blend
             attn = d_src.attention(x)
-            fake = attended_translation(gen, x, attn, blend)
-            rec = attended_translation(back, fake, d_tgt.attention(fake), blend) if reconstruct else None
+            generated = attended_generation(gen, x, attn)
+            fake = blend_output(generated, x, attn, self.blends)
+            rec = attended_translation(back, fake, d_tgt.attention(fake), self.blends) if reconstruct else None
+        elif self.post_hoc_blend:  # CycleGAN's generators see x itself; only the output is blended
+            attn = d_src.attention(x)
+            generated = gen(x)
+            fake = blend_output(generated, x, attn, True)
+            rec = blend_output(back(fake), fake, d_tgt.attention(fake), True) if reconstruct else None
         else:
             attn = torch.ones_like(x[:, :1])
-            fake = gen(x)
+            generated = fake = gen(x)
             rec = back(fake) if reconstruct else None
-        return Translation(attention=attn, fake=fake, rec=rec)
+        return Translation(attention=attn, fake=fake, rec=rec, generated=None if generated is fake else generated)

@@ -3,7 +3,13 @@ and their checkpoint files.
 
 May import spagan.config and spagan.core only: no training, data files or CLI."""
 
-from spagan.models.attention import apply_attention, attended_translation, attention_from_features, blend_output
+from spagan.models.attention import (
+    apply_attention,
+    attended_generation,
+    attended_translation,
+    attention_from_features,
+    blend_output,
+)
 from spagan.models.discriminator import Discriminator
 from spagan.models.generator import Generator
 from spagan.models.networks import Networks, build_networks, compile_networks
@@ -13,6 +19,7 @@ __all__ = [
     "Generator",
     "Networks",
     "apply_attention",
+    "attended_generation",
     "attended_translation",
     "blend_output",
     "attention_from_features",

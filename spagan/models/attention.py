@@ -42,8 +42,13 @@ def blend_output(generated: torch.Tensor, x: torch.Tensor, amap: torch.Tensor | 
     return a * generated + (1 - a) * x.to(generated.dtype)
 
 
+def attended_generation(generator: torch.nn.Module, x: torch.Tensor, amap: torch.Tensor | None) -> torch.Tensor:
+    """Eq. 2: the generator on the attended input, G(A(x) * x), before any blend."""
+    return generator(apply_attention(x, amap))
+
+
 def attended_translation(generator: torch.nn.Module, x: torch.Tensor, amap: torch.Tensor | None,
                          blend: bool) -> torch.Tensor:
     """One generator pass as every test-time path runs it: Eq. 2's attended input, the generator,
     then blend_output (translate, evaluation, the ONNX graph, the cycle back)."""
-    return blend_output(generator(apply_attention(x, amap)), x, amap, blend)
+    return blend_output(attended_generation(generator, x, amap), x, amap, blend)
