@@ -79,8 +79,38 @@ def run_overrides(run: Run, base_epochs: int, base_decay: int) -> dict[str, Any]
             "train.epochs": base_epochs * run.budget, "train.epochs_decay": base_decay * run.budget}
 
 
+LOCK_NAME = "training.pid"
+
+
+def claim(folder: Path) -> bool:
+    """Take the run for this process (several train processes share one plan): True when no live
+    process holds it. A lock left by a killed process is taken over, and its run resumes."""
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK_NAME
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # atomic: one process wins
+        except FileExistsError:
+            try:
+                holder = int(lock.read_text() or 0)
+                if holder == os.getpid():
+                    return True
+                os.kill(holder, 0)
+                return False  # a live process trains it
+            except (ValueError, ProcessLookupError, FileNotFoundError):
+                lock.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        return True
+    return False
+
+
 def train_plan(args: argparse.Namespace) -> None:
-    """Train every planned run that has not finished (an interrupted one resumes)."""
+    """Train every planned run that has not finished (an interrupted one resumes); runs another
+    live train process holds are left to it."""
     import torch
 
     from spagan.config import load_config
@@ -92,7 +122,7 @@ def train_plan(args: argparse.Namespace) -> None:
         if args.only and run.name not in args.only and run.variant not in args.only:
             continue
         folder = Path(args.out) / run.name
-        if (folder / "done.json").exists():
+        if (folder / "done.json").exists() or not claim(folder):
             continue
         cfg = load_config(args.params, run_overrides(run, base.train.epochs, base.train.epochs_decay))
         log.info("training %s", run.name)
@@ -104,6 +134,215 @@ def train_plan(args: argparse.Namespace) -> None:
         done = {"run": run.__dict__, "train": result_dict(result), "seconds_this_process": time.perf_counter() - t0,
                 "threads": args.threads, "overrides": run_overrides(run, base.train.epochs, base.train.epochs_decay)}
         atomic_write_bytes(folder / "done.json", (json.dumps(done, indent=2) + "\n").encode())
+
+
+# The yardstick's measures in every row (metrics.json keys; each row has <key>_a2b and <key>_b2a)
+MEASURES = ("object_translation", "object_colour", "object_structure", "object_domain_probability",
+            "object_domain_share", "success_share", "offline_mmd_x100", "background_l1", "background_l1_generator",
+            "attention_auc", "attention_in_mask", "kid_x100")
+ROWS_DIR = "rows"
+
+
+def study_row(name: str, budget: int | None, seed: int | None, metrics: dict[str, Any],
+              reference: str | None = None, **extra: Any) -> dict[str, Any]:
+    """One row of fidelity.json: a run's (or a reference row's) measures per direction."""
+    from spagan.evaluation.report import DIRECTIONS, metric_value
+
+    row: dict[str, Any] = {"variant": name, "budget": budget, "seed": seed, **extra}
+    for key in MEASURES:
+        for d in DIRECTIONS:
+            value = metric_value(metrics, d, key, reference)
+            row[f"{key}_{d}"] = None if value is None else round(value, 4)
+    row["data_version"] = metrics["data"]["data_version"]
+    row["model_sha256"] = None if reference else metrics["checkpoint"]["sha256"]
+    return row
+
+
+def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, (json.dumps(rows, indent=2) + "\n").encode())
+
+
+def evaluate_runs(args: argparse.Namespace) -> None:
+    """Evaluate every finished run not yet evaluated; CycleGAN runs also with the post-hoc blend;
+    the reference rows (input as output, counterpart as output) once, from the first evaluation."""
+    from spagan.config import load_config
+    from spagan.evaluation.evaluate import evaluate
+
+    out = Path(args.out)
+    eval_cfg = load_config(args.params).eval
+    for run in plan():
+        folder = out / run.name
+        done_path, rows_path = folder / "done.json", out / ROWS_DIR / f"{run.name}.json"
+        if not done_path.exists() or rows_path.exists():
+            continue
+        done = json.loads(done_path.read_text())
+        ckpt = folder / "train" / "checkpoint.pt"
+        extra = {"steps": done["train"]["steps"], "train_seconds": round(done["seconds_this_process"], 1),
+                 "threads": done["threads"], "trained": True}
+        metrics = evaluate(eval_cfg, ckpt, Path(args.data), folder / "eval", device="cpu")
+        rows = [study_row(run.variant, run.budget, run.seed, metrics, **extra)]
+        for row_name, (source, how) in POST_HOC.items():
+            if source != run.variant:
+                continue
+            if how == "post_hoc_blend":
+                blended = evaluate(eval_cfg, ckpt, Path(args.data), folder / "eval_post_hoc_blend", device="cpu",
+                                   post_hoc_blend=True)
+                rows.append(study_row(row_name, run.budget, run.seed, blended, **{**extra, "trained": False}))
+            elif how == "input_as_output" and not (out / ROWS_DIR / "references.json").exists():
+                refs = [study_row(r, None, None, metrics, reference=r, trained=False)
+                        for r in ("input_as_output", "counterpart_as_output")]
+                _write_rows(out / ROWS_DIR / "references.json", refs)
+        _write_rows(rows_path, rows)
+        log.info("evaluated %s: object translation %s / %s", run.name, rows[0]["object_translation_a2b"],
+                 rows[0]["object_translation_b2a"])
+
+
+# The shipping rule, stated before the numbers (issue 22; docs/fidelity.md "The rule"):
+# a SPA-GAN setting ships only if, at the shipped budget (1x, 3 seeds), its pessimistic bound
+# (mean - std where higher is better, mean + std where lower is better) is no worse than
+# CycleGAN's mean on the composed background change and on object translation, in both
+# directions, and its mean attention ROC AUC is at least 0.1 above CycleGAN's. A setting with
+# fewer than 3 seeds at 1x cannot pass. If none passes, the paper's reading ships.
+RULE_MEASURES = (("background_l1", "lower"), ("object_translation", "higher"))
+AUC_MARGIN = 0.1
+MIN_SEEDS = 3
+
+
+def aggregate(rows: list[dict[str, Any]], variant: str, budget: int) -> dict[str, Any] | None:
+    """Mean and std (population, over seeds) of every measure of one variant at one budget."""
+    import numpy as np
+
+    picked = [r for r in rows if r["variant"] == variant and r["budget"] == budget]
+    if not picked:
+        return None
+    agg: dict[str, Any] = {"variant": variant, "budget": budget, "seeds": sorted(r["seed"] for r in picked)}
+    for key in picked[0]:
+        values = [r[key] for r in picked if isinstance(r.get(key), (int, float)) and not isinstance(r[key], bool)]
+        if key.endswith(("_a2b", "_b2a")) and len(values) == len(picked):
+            agg[key] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+    return agg
+
+
+def apply_rule(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The verdict of the shipping rule for every trained SPA-GAN setting at 1x."""
+    base = aggregate(rows, "cyclegan", 1)
+    verdict: dict[str, Any] = {"rule": "pessimistic bound (mean -/+ std over seeds) no worse than CycleGAN's mean on "
+                               "background_l1 and object_translation in both directions; attention AUC >= "
+                               f"CycleGAN's + {AUC_MARGIN}; at least {MIN_SEEDS} seeds", "settings": {}}
+    for variant in TRAINED:
+        if variant == "cyclegan":
+            continue
+        agg = aggregate(rows, variant, 1)
+        if agg is None or base is None:
+            continue
+        checks, reasons = {}, []
+        if len(agg["seeds"]) < MIN_SEEDS:
+            reasons.append(f"{len(agg['seeds'])} seed(s) at 1x, the rule needs {MIN_SEEDS}")
+        for d in ("a2b", "b2a"):
+            for key, better in RULE_MEASURES:
+                s, c = agg.get(f"{key}_{d}"), base.get(f"{key}_{d}")
+                if s is None or c is None:
+                    reasons.append(f"{key}_{d} missing")
+                    continue
+                bound = s["mean"] - s["std"] if better == "higher" else s["mean"] + s["std"]
+                ok = bound >= c["mean"] if better == "higher" else bound <= c["mean"]
+                checks[f"{key}_{d}"] = {"bound": round(bound, 4), "cyclegan": round(c["mean"], 4), "passes": ok}
+                if not ok:
+                    reasons.append(f"{key}_{d}: bound {bound:.3f} vs CycleGAN {c['mean']:.3f}")
+            s, c = agg.get(f"attention_auc_{d}"), base.get(f"attention_auc_{d}")
+            ok = s is not None and c is not None and s["mean"] >= c["mean"] + AUC_MARGIN
+            checks[f"attention_auc_{d}"] = {"mean": None if s is None else round(s["mean"], 4),
+                                            "needed": None if c is None else round(c["mean"] + AUC_MARGIN, 4),
+                                            "passes": ok}
+            if not ok:
+                reasons.append(f"attention_auc_{d} not {AUC_MARGIN} above CycleGAN")
+        verdict["settings"][variant] = {"passes": not reasons, "reasons": reasons, "checks": checks}
+    passing = [v for v, s in verdict["settings"].items() if s["passes"]]
+
+    def translated(v: str) -> float:  # several pass: the one that translates objects most, both directions summed
+        return sum(aggregate(rows, v, 1)[f"object_translation_{d}"]["mean"] for d in ("a2b", "b2a"))
+
+    verdict["ships"] = max(passing, key=translated) if passing else "spagan_paper"
+    verdict["why"] = (f"{verdict['ships']} passes the rule" if passing else
+                      "no SPA-GAN setting passes the rule: the paper's reading ships")
+    return verdict
+
+
+def collect(args: argparse.Namespace) -> None:
+    """Merge every run's rows into fidelity.json (one row per variant, budget and seed), with the
+    per-budget aggregates and the rule's verdict; print the tables; plot."""
+    out = Path(args.out)
+    rows: list[dict[str, Any]] = []
+    for path in sorted((out / ROWS_DIR).glob("*.json")):
+        rows += json.loads(path.read_text())
+    order = [*TRAINED, *POST_HOC, "input_as_output", "counterpart_as_output"]
+    rows.sort(key=lambda r: (order.index(r["variant"]), r["budget"] or 0, r["seed"] or 0))
+    budgets = sorted({r["budget"] for r in rows if r["budget"]})
+    aggregates = [a for v in order for b in budgets if (a := aggregate(rows, v, b))]
+    report = {"rows": rows, "aggregates": aggregates, "verdict": apply_rule(rows),
+              "commands": [f"benchmarks/fidelity_study.py {p} ..." for p in ("train", "evaluate", "collect")]}
+    atomic_write_bytes(Path(args.json), (json.dumps(report, indent=2) + "\n").encode())
+    print(markdown_table(aggregates, [r for r in rows if r["budget"] is None]))
+    print(json.dumps(report["verdict"], indent=2))
+    if args.plot:
+        plot(aggregates, Path(args.plot))
+
+
+TABLE = (("object translation", "object_translation"), ("object P(target)", "object_domain_probability"),
+         ("background L1", "background_l1"), ("generator background L1", "background_l1_generator"),
+         ("hand-made MMD x100", "offline_mmd_x100"), ("attention AUC", "attention_auc"))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return f"{value['mean']:.3f} ± {value['std']:.3f}" if value["std"] else f"{value['mean']:.3f}"
+    return f"{value:.3f}"
+
+
+def markdown_table(aggregates: list[dict[str, Any]], references: list[dict[str, Any]]) -> str:
+    """Mean ± std over seeds, a2b / b2a in each cell; the reference rows below."""
+    lines = ["| variant | budget | seeds | " + " | ".join(f"{c} a2b / b2a" for c, _ in TABLE) + " |",
+             "|---|---:|---|" + "---|" * len(TABLE)]
+    for a in aggregates:
+        cells = [" / ".join(_cell(a.get(f"{k}_{d}")) for d in ("a2b", "b2a")) for _, k in TABLE]
+        lines.append(f"| {a['variant']} | {a['budget']}x | {len(a['seeds'])} | " + " | ".join(cells) + " |")
+    for r in references:
+        cells = [" / ".join(_cell(r.get(f"{k}_{d}")) for d in ("a2b", "b2a")) for _, k in TABLE]
+        lines.append(f"| {r['variant']} | - | - | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(aggregates: list[dict[str, Any]], path: Path) -> None:
+    """Object translation and background L1 against the budget, per trained variant (mean ± std)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("object_translation", "object translation (0 input, 1 counterpart)"),
+              ("background_l1", "background L1 (composed)"), ("attention_auc", "attention ROC AUC")]
+    fig, axes = plt.subplots(2, len(panels), figsize=(14, 7), squeeze=False)
+    for i, d in enumerate(("a2b", "b2a")):
+        for j, (key, title) in enumerate(panels):
+            ax = axes[i][j]
+            for v in dict.fromkeys(a["variant"] for a in aggregates):
+                pts = [(a["budget"], a[f"{key}_{d}"]) for a in aggregates if a["variant"] == v and a.get(f"{key}_{d}")]
+                if pts:
+                    xs, vals = zip(*pts)
+                    ax.errorbar(xs, [p["mean"] for p in vals], yerr=[p["std"] for p in vals], marker="o", label=v,
+                                capsize=3)
+            ax.set_title(f"{title}, {d}", fontsize=9)
+            ax.set_xlabel("budget (x the shipped 9 + 9 epochs, each fully decayed)")
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=90)
+    tmp.replace(path)
+    print(f"plot -> {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +359,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.phase == "train":
         train_plan(args)
+    elif args.phase == "evaluate":
+        if not args.data:
+            p.error("evaluate needs --data")
+        evaluate_runs(args)
+    else:
+        collect(args)
     return 0
 
 
