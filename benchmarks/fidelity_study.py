@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from spagan.core.fileio import atomic_write_bytes  # noqa: E402
+from spagan.evaluation.ablation import _flat_overrides  # noqa: E402
 
 log = logging.getLogger("fidelity_study")
 
@@ -117,14 +118,15 @@ def train_plan(args: argparse.Namespace) -> None:
     from spagan.training.loop import result_dict, train
 
     torch.set_num_threads(args.threads)
-    base = load_config(args.params)
+    shared = _flat_overrides(args.set)
+    base = load_config(args.params, shared)
     for run in plan():
         if args.only and run.name not in args.only and run.variant not in args.only:
             continue
         folder = Path(args.out) / run.name
         if (folder / "done.json").exists() or not claim(folder):
             continue
-        cfg = load_config(args.params, run_overrides(run, base.train.epochs, base.train.epochs_decay))
+        cfg = load_config(args.params, {**shared, **run_overrides(run, base.train.epochs, base.train.epochs_decay)})
         log.info("training %s", run.name)
         t0 = time.perf_counter()
         result = train(cfg, args.data, folder / "train", device="cpu", resume="auto")
@@ -170,8 +172,10 @@ def evaluate_runs(args: argparse.Namespace) -> None:
     from spagan.evaluation.evaluate import evaluate
 
     out = Path(args.out)
-    eval_cfg = load_config(args.params).eval
+    eval_cfg = load_config(args.params, _flat_overrides(args.set)).eval
     for run in plan():
+        if args.only and run.name not in args.only and run.variant not in args.only:
+            continue
         folder = out / run.name
         done_path, rows_path = folder / "done.json", out / ROWS_DIR / f"{run.name}.json"
         if not done_path.exists() or rows_path.exists():
@@ -351,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", help="prepared folder (trainA/ trainB/ testA/ testB/, masks and counterparts)")
     p.add_argument("--out", required=True, help="study folder: one subfolder per run")
     p.add_argument("--params", default=str(ROOT / "params.yaml"))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override for every run, under the variant's own (repeatable)")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--only", nargs="*", default=[], help="run or variant names to restrict the phase to")
     p.add_argument("--json", default=str(ROOT / "benchmarks/results/fidelity.json"))
