@@ -250,8 +250,10 @@ def _object_classifier(data_dir: Path, seed: int) -> tuple[DomainClassifier | No
         classifier = DomainClassifier.fit_object_folders(pairs, seed=seed)
     except SpaganError as exc:
         return None, {"status": "unavailable", "reason": str(exc)}
-    return classifier, {"model": "calibrated logistic regression (Platt, 3-fold) on the same features",
-                        "scope": "object crop (mask bounding box, background grey)",
+    return classifier, {"model": "calibrated logistic regression (Platt, 3-fold) on the same features plus a "
+                                 "contrast-free spectrum",
+                        "scope": "object crop (mask bounding box, outside the mask filled with the object's mean "
+                                 "colour)",
                         "trained_on": "trainA vs trainB objects",
                         "holdout_accuracy": nanmean([classifier.holdout_accuracy])}
 

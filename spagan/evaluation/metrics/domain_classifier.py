@@ -6,8 +6,10 @@ Trained on real training images of both domains; the share of A->B translations 
 - whole image (`fit_folders`): works on any CycleGAN-layout data; saturates easily, since a
   half-striped object on a plain background is still mostly a domain-A image;
 - object crop (`fit_object_folders`, where masks exist): the classifier sees only the object
-  (:func:`object_crop`), its probabilities are calibrated (Platt scaling, cross-validated), and
-  the mean probability of the target is reported next to the share above 0.5.
+  (:func:`object_crop`) through :func:`object_features` (the same features plus a contrast-free
+  spectrum, so faded stripes still read as stripes), its probabilities are calibrated (Platt
+  scaling, cross-validated), and the mean probability of the target is reported next to the
+  share above 0.5.
  Features are cheap and
 hand-made so the classifier needs no pretrained network: a 4x4 thumbnail (layout and
 colour), per-channel colour histograms, gradient energy along x and y, and the energy of
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 THUMB = 4  # thumbnail side: coarse layout and colour (finer pixels overfit object positions)
 HIST_BINS = 8  # per channel, over [-1, 1]
 FREQ_BANDS = 8  # radial bands of the grey spectrum
+# floor of the grey spread (in [-1, 1] units): a flat object's shading noise is not amplified into texture
+CONTRAST_FLOOR = 0.02
 
 
 def image_features(images: torch.Tensor, size: int = 64) -> np.ndarray:
@@ -54,13 +58,31 @@ def image_features(images: torch.Tensor, size: int = 64) -> np.ndarray:
     grey = x.mean(1)
     grad = torch.stack([(grey[:, :, 1:] - grey[:, :, :-1]).abs().mean((1, 2)),
                         (grey[:, 1:, :] - grey[:, :-1, :]).abs().mean((1, 2))], 1)
-    power = torch.fft.fftshift(torch.fft.fft2(grey - grey.mean((1, 2), keepdim=True)).abs() ** 2, dim=(-2, -1))
+    bands = _spectrum_bands(grey - grey.mean((1, 2), keepdim=True))
+    return torch.cat([thumb, hist, grad, bands], 1).double().numpy()
+
+
+def _spectrum_bands(grey: torch.Tensor) -> torch.Tensor:
+    """log(1 + energy) of [N, S, S] grey images' spectrum in FREQ_BANDS radial bands."""
+    size = grey.shape[-1]
+    power = torch.fft.fftshift(torch.fft.fft2(grey).abs() ** 2, dim=(-2, -1))
     yy, xx = torch.meshgrid(torch.arange(size) - size // 2, torch.arange(size) - size // 2, indexing="ij")
     radius = torch.sqrt((yy**2 + xx**2).float()) / (size / 2)
     band = (radius * FREQ_BANDS).long().clamp(max=FREQ_BANDS - 1)
     bands = torch.stack([power[:, band == b].sum(1) for b in range(FREQ_BANDS)], 1)
-    bands = torch.log1p(bands / (size * size))
-    return torch.cat([thumb, hist, grad, bands], 1).double().numpy()
+    return torch.log1p(bands / (size * size))
+
+
+def object_features(crops: torch.Tensor, size: int = 32) -> np.ndarray:
+    """:func:`image_features` of object crops plus their spectrum with the contrast divided out:
+    faint stripes keep the shape of full stripes' spectrum, so fading them is not mistaken for
+    removing them (the B->A ghost stripes a plain-object classifier would call A)."""
+    x = crops.detach().float().cpu().clamp(-1, 1)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    grey = x.mean(1)
+    grey = (grey - grey.mean((1, 2), keepdim=True)) / (grey.std((1, 2), keepdim=True) + CONTRAST_FLOOR)
+    return np.concatenate([image_features(x, size), _spectrum_bands(grey).double().numpy()], 1)
 
 
 OBJECT_CROP = 32  # side of an object crop (the demo's objects are 20-40 px across at 64 px)
@@ -68,12 +90,14 @@ OBJECT_CROP = 32  # side of an object crop (the demo's objects are 20-40 px acro
 
 def object_crop(image: torch.Tensor, mask: torch.Tensor | np.ndarray, size: int = OBJECT_CROP) -> torch.Tensor:
     """The object of `image` ([3, H, W] in [-1, 1]) alone: the mask's bounding box, pixels outside
-    the mask set to 0 (mid grey), resized to size x size. The whole image when the mask is empty."""
+    the mask filled with the object's mean colour (no edge against a background, so what remains
+    is the object's colour and texture), resized to size x size. The whole image when the mask is empty."""
     m = torch.as_tensor(np.asarray(mask), dtype=torch.bool)
     if m.any():
         rows, cols = torch.where(m.any(1))[0], torch.where(m.any(0))[0]
         top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-        image = torch.where(m, image.float(), torch.zeros(())) [:, top:bottom, left:right]
+        mean = image[:, m].float().mean(1).view(-1, 1, 1)
+        image = torch.where(m, image.float(), mean)[:, top:bottom, left:right]
     return F.interpolate(image[None].float(), size=(size, size), mode="bilinear", align_corners=False,
                          antialias=True)[0]
 
@@ -84,6 +108,7 @@ class DomainClassifier:
     def __init__(self, pipeline: Pipeline | CalibratedClassifierCV, size: int, holdout_accuracy: float,
                  scope: str = "whole image") -> None:
         self.pipeline = pipeline
+        self.featurize = object_features if scope == "object crop" else image_features
         self.size = size  # images are resized to this before featurising
         self.holdout_accuracy = holdout_accuracy  # on a seeded 25% split of the real images
         self.scope = scope  # what the classifier sees: "whole image" or "object crop"
@@ -97,7 +122,8 @@ class DomainClassifier:
         calibrate: Platt-scale the probabilities with 3-fold cross-validation."""
         if len(images_a) < 2 or len(images_b) < 2:
             raise ValueError(f"need at least 2 images per domain, got {len(images_a)} and {len(images_b)}")
-        feats = np.concatenate([image_features(images_a, size), image_features(images_b, size)])
+        featurize = object_features if scope == "object crop" else image_features
+        feats = np.concatenate([featurize(images_a, size), featurize(images_b, size)])
         labels = np.array(["A"] * len(images_a) + ["B"] * len(images_b))
 
         def make() -> Pipeline | CalibratedClassifierCV:
@@ -158,11 +184,11 @@ class DomainClassifier:
     def probability(self, images: torch.Tensor, target: str) -> np.ndarray:
         """Probability of domain `target` ("A" or "B") per image [N, 3, H, W] in [-1, 1]."""
         classes = list(self.pipeline.classes_)
-        return self.pipeline.predict_proba(image_features(images, self.size))[:, classes.index(target)]
+        return self.pipeline.predict_proba(self.featurize(images, self.size))[:, classes.index(target)]
 
     def predict(self, images: torch.Tensor) -> np.ndarray:
         """Domain label ("A" or "B") per image [N, 3, H, W] in [-1, 1]."""
-        return self.pipeline.predict(image_features(images, self.size))
+        return self.pipeline.predict(self.featurize(images, self.size))
 
     def predict_features(self, features: np.ndarray) -> np.ndarray:
         """Domain label per row of :func:`image_features` already computed at this classifier's size."""
