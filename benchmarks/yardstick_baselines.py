@@ -2,10 +2,12 @@
 
 Evaluates, with the same `spagan evaluate` code and data:
   model              the checkpoint as trained
-  model_post_hoc     its translations blended with the source D's map (no retraining)
-  constant           the same checkpoint with constant generators (last conv of G and F zeroed)
-  constant_blend     constant generators under model.attention_blend (the composed output is the
-                     input dimmed where the map is high)
+  model_post_hoc     its translations blended with the source D's map (no retraining; the same
+                     as `model` for a checkpoint trained with the blend)
+  constant           the same checkpoint with constant generators (last conv of G and F zeroed),
+                     under the checkpoint's own reading
+  constant_blend     constant generators blended (the composed output is the input dimmed where
+                     the map is high), and constant_no_blend: the whole translation grey
 and every evaluation's reference rows (input as output, counterpart as output). Writes
 OUT/baselines.json and prints one markdown table (a2b / b2a per cell).
 
@@ -76,12 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     eval_cfg = load_config(args.params).eval
+    from spagan.models.checkpoint import load_checkpoint
+
+    blends = bool(load_checkpoint(ckpt)["config"]["model"].get("attention_blend", False))
+    other = "constant_no_blend" if blends else "constant_blend"
     runs = {
         "model": (ckpt, False),
         "model_post_hoc_blend": (ckpt, True),
         "constant": (write_constant_checkpoint(ckpt, out / "constant.pt"), False),
-        "constant_blend": (write_constant_checkpoint(ckpt, out / "constant_blend.pt", attention=True,
-                                                     attention_blend=True), False),
+        other: (write_constant_checkpoint(ckpt, out / f"{other}.pt", attention=True, attention_blend=not blends),
+                False),
     }
     rows: list[dict[str, Any]] = []
     for name, (path, post_hoc) in runs.items():
