@@ -108,6 +108,7 @@ def test_training_with_loader_workers_matches_the_main_process(tiny_data, tmp_pa
     assert a.losses == b.losses
 
 
+@pytest.mark.slow  # torch.compile on CPU: 158 s on a slow day, and compile is off by default (BENCHMARKS.md)
 def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(tiny_data, tmp_path):
     eager = train(cfg_with("train.max_steps=2"), tiny_data, tmp_path / "eager")
     compiled = train(cfg_with("train.max_steps=2", "train.compile=on"), tiny_data, tmp_path / "compiled")
