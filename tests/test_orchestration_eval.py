@@ -115,7 +115,12 @@ def test_evaluation_assets_trace_to_dvc_lock(project):
         assert scores[f"{d}_background_l1"] == pytest.approx(metrics[d]["background_l1"])
         assert galleries[f"{d}_file"] == str(out / "gallery" / f"{d}.png") and (out / "gallery" / f"{d}.png").is_file()
         assert "data:image/png;base64," in galleries[d] and "KID x100 unavailable" in galleries[d]
-    assert "| classified as target |" in scores["scores"]
+    assert "| whole image classified as target |" in scores["scores"]
+    for d in ("a2b", "b2a"):  # the offline yardstick, with its reference rows in the table
+        assert scores[f"{d}_object_translation"] == pytest.approx(metrics[d]["object_translation"])
+        assert scores[f"{d}_offline_mmd_x100"] == pytest.approx(metrics[d]["offline_mmd_x100"]["mean"])
+    assert "| object translation (0 input, 1 counterpart) |" in scores["scores"]
+    assert "[0.000 | 1.000]" in scores["scores"]
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["no_regression"].passed
     assert checks["no_regression"].metadata["compared_with"].value == "nothing (first evaluation)"
