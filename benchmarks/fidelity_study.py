@@ -329,10 +329,26 @@ def plot(aggregates: list[dict[str, Any]], path: Path) -> None:
     panels = [("object_translation", "object translation (0 input, 1 counterpart)"),
               ("background_l1", "background L1 (composed)"), ("attention_auc", "attention ROC AUC")]
     fig, axes = plt.subplots(2, len(panels), figsize=(14, 7), squeeze=False)
+    variants = list(dict.fromkeys(a["variant"] for a in aggregates))
+    if len({a["budget"] for a in aggregates}) == 1:  # one budget: the variants side by side
+        for i, d in enumerate(("a2b", "b2a")):
+            for j, (key, title) in enumerate(panels):
+                ax, pts = axes[i][j], [(k, a[f"{key}_{d}"]) for k, a in enumerate(aggregates) if a.get(f"{key}_{d}")]
+                ax.errorbar([k for k, _ in pts], [v["mean"] for _, v in pts], yerr=[v["std"] for _, v in pts],
+                            fmt="o", capsize=4)
+                ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right", fontsize=7)
+                ax.set_title(f"{title}, {d} (mean ± std over seeds)", fontsize=9)
+                ax.grid(alpha=0.3)
+        fig.tight_layout()
+        tmp = path.with_suffix(".tmp.png")
+        fig.savefig(tmp, dpi=90)
+        tmp.replace(path)
+        print(f"plot -> {path}")
+        return
     for i, d in enumerate(("a2b", "b2a")):
         for j, (key, title) in enumerate(panels):
             ax = axes[i][j]
-            for v in dict.fromkeys(a["variant"] for a in aggregates):
+            for v in variants:
                 pts = [(a["budget"], a[f"{key}_{d}"]) for a in aggregates if a["variant"] == v and a.get(f"{key}_{d}")]
                 if pts:
                     xs, vals = zip(*pts)
