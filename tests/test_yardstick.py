@@ -92,7 +92,7 @@ def test_post_hoc_blend_of_a_cyclegan_checkpoint_is_a_row_of_its_own(demo, tmp_p
         assert plain[d]["attention_auc"] is None or plain[d]["attention_auc"] == pytest.approx(0.5)
 
 
-@pytest.mark.slow  # trains the demo model for 600 steps (about 3 minutes on 2 cores)
+@pytest.mark.slow  # trains the demo model for 600 steps (48 s on 2 idle cores)
 def test_a_trained_model_scores_clearly_above_constant_generators(demo, paper_metrics, tmp_path):
     torch.manual_seed(0)
     cfg = load_config(ROOT / "params.yaml", ["train.max_steps=600", "train.epochs=5", "train.epochs_decay=0",
