@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from spagan.core.fileio import atomic_write_bytes  # noqa: E402
 from spagan.evaluation.ablation import _flat_overrides  # noqa: E402
+from spagan.evaluation.report import REFERENCES  # noqa: E402
 
 log = logging.getLogger("fidelity_study")
 
@@ -44,11 +45,9 @@ TRAINED: dict[str, dict[str, Any]] = {
     "spagan_pre_act_blend": {**PAPER, "model.attention_features": "pre_act", "model.attention_blend": True},
     "cyclegan": {"model.attention": False, "train.lambda_fm": 0.0},          # the baseline
 }
-# Rows evaluated from existing checkpoints, no training: (row name, trained run it reads, how)
-POST_HOC: dict[str, tuple[str, str]] = {
-    "cyclegan_posthoc_blend": ("cyclegan", "post_hoc_blend"),
-    "input_as_output": ("cyclegan", "input_as_output"),
-}
+# Rows evaluated from existing checkpoints, no training: row name -> the trained variant it blends
+POST_HOC: dict[str, str] = {"cyclegan_posthoc_blend": "cyclegan"}
+# REFERENCES: the reference rows every evaluation computes (the same for every run of one test set), kept once
 
 
 @dataclass(frozen=True)
@@ -186,17 +185,13 @@ def evaluate_runs(args: argparse.Namespace) -> None:
                  "threads": done["threads"], "trained": True}
         metrics = evaluate(eval_cfg, ckpt, Path(args.data), folder / "eval", device="cpu")
         rows = [study_row(run.variant, run.budget, run.seed, metrics, **extra)]
-        for row_name, (source, how) in POST_HOC.items():
-            if source != run.variant:
-                continue
-            if how == "post_hoc_blend":
-                blended = evaluate(eval_cfg, ckpt, Path(args.data), folder / "eval_post_hoc_blend", device="cpu",
-                                   post_hoc_blend=True)
-                rows.append(study_row(row_name, run.budget, run.seed, blended, **{**extra, "trained": False}))
-            elif how == "input_as_output" and not (out / ROWS_DIR / "references.json").exists():
-                refs = [study_row(r, None, None, metrics, reference=r, trained=False)
-                        for r in ("input_as_output", "counterpart_as_output")]
-                _write_rows(out / ROWS_DIR / "references.json", refs)
+        for row_name in (r for r, source in POST_HOC.items() if source == run.variant):
+            blended = evaluate(eval_cfg, ckpt, Path(args.data), folder / "eval_post_hoc_blend", device="cpu",
+                               post_hoc_blend=True)
+            rows.append(study_row(row_name, run.budget, run.seed, blended, **{**extra, "trained": False}))
+        if not (out / ROWS_DIR / "references.json").exists():
+            refs = [study_row(r, None, None, metrics, reference=r, trained=False) for r in REFERENCES]
+            _write_rows(out / ROWS_DIR / "references.json", refs)
         _write_rows(rows_path, rows)
         log.info("evaluated %s: object translation %s / %s", run.name, rows[0]["object_translation_a2b"],
                  rows[0]["object_translation_b2a"])
@@ -280,7 +275,7 @@ def collect(args: argparse.Namespace) -> None:
     rows: list[dict[str, Any]] = []
     for path in sorted((out / ROWS_DIR).glob("*.json")):
         rows += json.loads(path.read_text())
-    order = [*TRAINED, *POST_HOC, "input_as_output", "counterpart_as_output"]
+    order = [*TRAINED, *POST_HOC, *REFERENCES]
     rows.sort(key=lambda r: (order.index(r["variant"]), r["budget"] or 0, r["seed"] or 0))
     budgets = sorted({r["budget"] for r in rows if r["budget"]})
     aggregates = [a for v in order for b in budgets if (a := aggregate(rows, v, b))]

@@ -241,14 +241,11 @@ def _domain_classifier(data_dir: Path, seed: int) -> tuple[DomainClassifier | No
 
 def _object_classifier(data_dir: Path, seed: int) -> tuple[DomainClassifier | None, dict[str, Any]]:
     """The object-crop domain classifier (trainA vs trainB objects under their masks), or None and why not."""
-    pairs = [(data_dir / f"train{d}", data_dir / f"train{d}_mask") for d in "AB"]
-    missing = [str(m) for _, m in pairs if not m.is_dir()]
-    if missing:
-        return None, {"status": "unavailable", "reason": f"no training masks ({', '.join(missing)}): the object "
-                      "scores need them; the whole-image domain share is reported instead"}
+    if not ((data_dir / "trainA").is_dir() and (data_dir / "trainB").is_dir()):
+        return None, {"status": "unavailable", "reason": f"{data_dir} has no trainA/ and trainB/"}
     try:
-        classifier = DomainClassifier.fit_object_folders(pairs, seed=seed)
-    except SpaganError as exc:
+        classifier = DomainClassifier.fit_object_folders(data_dir, seed=seed)
+    except SpaganError as exc:  # no (or too few) training masks: the whole-image share is reported instead
         return None, {"status": "unavailable", "reason": str(exc)}
     return classifier, {"model": "calibrated logistic regression (Platt, 3-fold) on the same features plus a "
                                  "contrast-free spectrum",

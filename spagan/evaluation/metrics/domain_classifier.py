@@ -10,8 +10,8 @@ Trained on real training images of both domains; the share of A->B translations 
   spectrum, so faded stripes still read as stripes), its probabilities are calibrated (Platt
   scaling, cross-validated), and the mean probability of the target is reported next to the
   share above 0.5.
- Features are cheap and
-hand-made so the classifier needs no pretrained network: a 4x4 thumbnail (layout and
+
+Features are cheap and hand-made so the classifier needs no pretrained network: a 4x4 thumbnail (layout and
 colour), per-channel colour histograms, gradient energy along x and y, and the energy of
 the grey image's spectrum in radial frequency bands (stripes and texture).
 """
@@ -32,7 +32,7 @@ from sklearn.preprocessing import StandardScaler
 
 from spagan.core.errors import SpaganError
 from spagan.core.imageio import list_images, load_image
-from spagan.evaluation.metrics.masks import load_mask
+from spagan.evaluation.metrics.masks import find_mask, load_mask
 
 log = logging.getLogger(__name__)
 
@@ -159,19 +159,16 @@ class DomainClassifier:
         return cls.fit(stacks[0], stacks[1], seed=seed, size=size)
 
     @classmethod
-    def fit_object_folders(
-        cls, pairs: list[tuple[Path, Path]], *, seed: int = 0, max_images: int = 500
-    ) -> DomainClassifier:
-        """Train on object crops: `pairs` is [(images folder A, masks folder A), (B, B masks)];
-        only images with a mask of the same name count. Calibrated probabilities."""
+    def fit_object_folders(cls, data_dir: Path, *, seed: int = 0, max_images: int = 500) -> DomainClassifier:
+        """Train on object crops of data_dir's trainA/ and trainB/ images that have a mask (found as
+        evaluation finds them: spagan.evaluation.metrics.masks.find_mask). Calibrated probabilities."""
         rng = np.random.default_rng(seed)
         stacks = []
-        for folder, mask_folder in pairs:
-            items = [(p, mask_folder / p.relative_to(folder).with_suffix(".png")) for p in list_images(folder)]
-            items = [(p, m) for p, m in items if m.is_file()]
+        for split in ("trainA", "trainB"):
+            items = [(p, m) for p in list_images(data_dir / split) if (m := find_mask(data_dir, split, p))]
             if len(items) < 4:
-                raise SpaganError(f"{mask_folder}: need masks for at least 4 images of {folder} to train the "
-                                  "object-crop domain classifier")
+                raise SpaganError(f"{data_dir / split}: need masks for at least 4 images (in {split}_mask/ or "
+                                  f"masks/{split}/) to train the object-crop domain classifier")
             if len(items) > max_images:
                 items = [items[i] for i in sorted(rng.choice(len(items), max_images, replace=False))]
             crops = []
