@@ -120,7 +120,8 @@ def test_evaluation_assets_trace_to_dvc_lock(project):
         assert scores[f"{d}_object_translation"] == pytest.approx(metrics[d]["object_translation"])
         assert scores[f"{d}_offline_mmd_x100"] == pytest.approx(metrics[d]["offline_mmd_x100"]["mean"])
     assert "| object translation (0 input, 1 counterpart) |" in scores["scores"]
-    assert "[0.000 | 1.000]" in scores["scores"]
+    assert "[0.000; 1.000]" in scores["scores"]  # references inside one markdown cell (no "|")
+    assert {line.count("|") for line in scores["scores"].splitlines()} == {4}  # metric | a2b | b2a, every row
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["no_regression"].passed
     assert checks["no_regression"].metadata["compared_with"].value == "nothing (first evaluation)"

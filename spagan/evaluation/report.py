@@ -27,7 +27,7 @@ METRICS = (
 SCORE_KEYS = tuple(key for key, _, _ in METRICS if key != "kid_x100")  # numbers (the MMD: its mean)
 # The reference rows every evaluation computes beside the translation (spagan.evaluation.yardstick)
 REFERENCES = ("input_as_output", "counterpart_as_output")
-REFERENCE_LEGEND = "[input as output | counterpart as output]: the scale every yardstick score reads against"
+REFERENCE_LEGEND = "[input as output; counterpart as output]: the scale every yardstick score reads against"
 
 
 def metric_value(metrics: dict[str, Any], direction: str, key: str, reference: str | None = None) -> float | None:
@@ -61,12 +61,12 @@ def cell(value: Any) -> str:
 
 
 def _with_references(metrics: dict[str, Any], direction: str, key: str) -> str:
-    """`0.213 [0.000 | 1.000]`: the translation's value and its reference rows, where computed."""
+    """`0.213 [0.000; 1.000]`: the translation's value and its reference rows, where computed."""
     text = cell(metric_value(metrics, direction, key))
     refs = [metric_value(metrics, direction, key, r) for r in REFERENCES]
     if all(r is None for r in refs):
         return text
-    return f"{text} [{' | '.join(cell(r) for r in refs)}]"
+    return f"{text} [{'; '.join(cell(r) for r in refs)}]"  # no "|": the cell sits in markdown tables
 
 
 def report_rows(metrics: dict[str, Any]) -> list[tuple[str, ...]]:
