@@ -17,10 +17,10 @@ from orchestration.resources import DataPaths
 data_paths = DataPaths()
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([data_assets, training_assets, evaluation_assets]),
+    assets=dg.load_assets_from_modules([data_assets, training_assets, evaluation_assets]),  # raw_source too
     asset_checks=dg.load_asset_checks_from_modules([data_checks, eval_checks]),
     jobs=[schedules.reevaluation_job, jobs.ablation],
     schedules=[schedules.reevaluation_schedule(data_paths)],
-    sensors=[schedules.evaluation_automation, sensors.dvc_lock_sensor],
+    sensors=[schedules.automation, sensors.dvc_lock_sensor],
     resources={"data_paths": data_paths, "dvc": DvcCli()},
 )

@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from orchestration.assets.evaluation import FEATURE_CACHE
+from orchestration.assets.training import GPU_POOL, K8S_GPU_TAGS
 from orchestration.dvc_resource import DvcCli
 from orchestration.resources import DataPaths
 
@@ -19,7 +20,7 @@ class AblationConfig(dg.Config):
     variants: list[str] = Field(default_factory=list)  # subset of spagan.evaluation.ablation.VARIANTS; [] = all three
 
 
-@dg.op(out=dg.Out(str, description="path of ablation.md"))
+@dg.op(out=dg.Out(str, description="path of ablation.md"), pool=GPU_POOL, tags=K8S_GPU_TAGS)  # trains on the GPU
 def ablate_variants(context: dg.OpExecutionContext, config: AblationConfig, data_paths: DataPaths, dvc: DvcCli):
     """Train + evaluate every variant on <data root>/prepared into <data root>/ablation."""
     from spagan.evaluation.ablation import JSON_NAME, TABLE_NAME, VARIANTS, run_ablation

@@ -2,9 +2,11 @@
 
 - ``reevaluation`` job + ``reevaluation_schedule``: the evaluation group (and its check) on the
   cron in params (eval.schedule_cron, read when the code location loads; default daily).
-- ``evaluation_automation``: the sensor that evaluates the evaluation assets' automation
-  condition (AutomationCondition.eager: a dependency, i.e. the trained model or the validated
-  test data, was updated) and launches them. Both run by default under `dagster dev`.
+- ``automation``: the sensor that evaluates every automation condition and launches what it
+  asks for: the evaluation assets (AutomationCondition.eager: the trained model or the validated
+  test data was updated) and every asset check (eager: its asset has a new materialization that
+  no run checked, such as one the dvc.lock sensor recorded after a shell `dvc repro`). Both run
+  by default under `dagster dev`.
 """
 
 import dagster as dg
@@ -22,7 +24,6 @@ reevaluation_job = dg.define_asset_job(
                 "KID, galleries, demo metrics)")
 
 
-
 def reevaluation_schedule(data_paths: DataPaths) -> dg.ScheduleDefinition:
     """The re-evaluation job on eval.schedule_cron of the params file of `data_paths` (the resource
     the code location uses, so the schedule and the assets read the same params.yaml)."""
@@ -34,10 +35,11 @@ def reevaluation_schedule(data_paths: DataPaths) -> dg.ScheduleDefinition:
         description="eval.schedule_cron in params.yaml",
     )
 
-evaluation_automation = dg.AutomationConditionSensorDefinition(
-    "evaluation_automation",
-    target=EVALUATION,
+automation = dg.AutomationConditionSensorDefinition(
+    "automation",
+    target=dg.AssetSelection.all(),  # assets and checks; only those with an automation condition are launched
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
-    description="evaluate again when the trained model or the validated test data change",
+    description="evaluate again when the trained model or the validated test data change; run the checks "
+                "on every new version, also those recorded from dvc.lock",
 )

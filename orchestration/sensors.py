@@ -6,21 +6,27 @@ the sensor records a materialization of the assets built from the lock and the f
 a run of the assets would have reported them, without recomputing anything. A model trained from
 a shell but not yet evaluated is recorded alone; the evaluation assets' eager automation then
 sees it and runs the `evaluate` stage.
+
+Every recorded materialization carries the provenance dvc.lock gives it (orchestration.provenance:
+the stage's locked code version and input data versions), so staleness in the UI is the same
+whichever front door made it. The sensor also observes the raw source (``raw_source``: DVC's md5
+of data/raw and data.source) on every tick, and the checks' automation conditions (eager) run the
+data and regression checks on what it records: every version is checked, not only run outputs.
 """
 
 import dagster as dg
 
+from orchestration.assets.data import RAW_SOURCE, raw_source_metadata
 from orchestration.assets.data_metadata import data_materializations, prepare_lock
 from orchestration.assets.evaluation import EVAL_METRICS, EVAL_STAGE, SCORES, evaluation_materializations
-from orchestration.assets.training import TRAIN_STAGE, model_materialization
+from orchestration.assets.training import MODEL, TRAIN_STAGE, model_materialization
 from orchestration.dvc_resource import DvcCli
+from orchestration.provenance import DATA_VERSION_TAG, USER_PROVIDED_TAG
 from spagan.core.errors import SpaganError
 from spagan.lineage.dvcfiles import read_stage_lock
+from spagan.lineage.stage_version import raw_source_version
 
-# dagster's tag for a materialization's data version (what MaterializeResult(data_version=...) sets)
-DATA_VERSION_TAG = "dagster/data_version"
 DATA_ASSETS = ("raw_images", "deduplicated_images", "validated_manifest")
-MODEL = dg.AssetKey("trained_model")
 
 
 def _recorded(instance: dg.DagsterInstance, key: dg.AssetKey, field: str) -> object:
@@ -31,35 +37,55 @@ def _recorded(instance: dg.DagsterInstance, key: dg.AssetKey, field: str) -> obj
     return None if value is None else value.value
 
 
-def lock_events(instance: dg.DagsterInstance, dvc: DvcCli) -> tuple[list[dg.AssetMaterialization], list[str]]:
-    """Materializations for what dvc.lock holds but Dagster has not recorded, and why some were skipped.
-    Only the lock is read when nothing is new (the metadata, previews included, is built only then)."""
-    events: list[dg.AssetMaterialization] = []
+def _observed_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> str | None:
+    records = instance.fetch_observations(key, limit=1).records
+    return records[0].asset_observation.tags.get(DATA_VERSION_TAG) if records else None
+
+
+def raw_source_event(instance: dg.DagsterInstance, repo) -> dg.AssetObservation | None:
+    """An observation of the raw source when its version (DVC's md5 of data/raw and data.source)
+    differs from the last one recorded; None when unchanged."""
+    version = raw_source_version(repo)
+    if _observed_version(instance, RAW_SOURCE) == version:
+        return None
+    return dg.AssetObservation(RAW_SOURCE, metadata=raw_source_metadata(repo),
+                               tags={DATA_VERSION_TAG: version, USER_PROVIDED_TAG: "true"},
+                               description="observed by the dvc_lock_sensor")
+
+
+def lock_events(instance: dg.DagsterInstance, dvc: DvcCli
+                ) -> tuple[list[dg.AssetMaterialization | dg.AssetObservation], list[str]]:
+    """The raw source's observation when it changed, and materializations for what dvc.lock holds
+    but Dagster has not recorded (with the provenance dvc.lock gives them), and why some were
+    skipped. Only the lock is read when nothing is new (the metadata, previews included, is built
+    only then)."""
+    events: list[dg.AssetMaterialization | dg.AssetObservation] = []
     skipped: list[str] = []
     repo = dvc.root()
     try:
+        if (observed := raw_source_event(instance, repo)) is not None:
+            events.append(observed)
+    except SpaganError as exc:
+        skipped.append(f"raw source: {exc}")
+    try:
         lock = prepare_lock(repo)
         if any(_recorded(instance, dg.AssetKey(n), "prepare_lock") != lock["signature"] for n in DATA_ASSETS):
-            for name, metadata, version in data_materializations(repo, lock):
-                events.append(dg.AssetMaterialization(name, metadata=metadata, tags={DATA_VERSION_TAG: version},
-                                                      description="prepared by `dvc repro` (recorded from dvc.lock)"))
+            events += [r.event("prepared by `dvc repro` (recorded from dvc.lock)")
+                       for r in data_materializations(repo, lock)]
     except SpaganError as exc:
         skipped.append(f"data: {exc}")
     try:
         locked = read_stage_lock(repo / "dvc.lock", TRAIN_STAGE)["outs"]
         if _recorded(instance, MODEL, "model_md5") not in locked.values():
-            metadata, version = model_materialization(repo)
-            events.append(dg.AssetMaterialization(MODEL, metadata=metadata, tags={DATA_VERSION_TAG: version},
-                                                  description="trained by `dvc repro` (recorded from dvc.lock)"))
+            events.append(model_materialization(repo).event("trained by `dvc repro` (recorded from dvc.lock)"))
     except SpaganError as exc:
         skipped.append(f"model: {exc}")
     try:
         eval_lock = read_stage_lock(repo / "dvc.lock", EVAL_STAGE)
         metrics_md5 = eval_lock["outs"].get(EVAL_METRICS)
         if metrics_md5 is not None and _recorded(instance, SCORES, "metrics_md5") != metrics_md5:
-            for key, metadata, version in evaluation_materializations(repo, eval_lock):
-                events.append(dg.AssetMaterialization(key, metadata=metadata, tags={DATA_VERSION_TAG: version},
-                                                      description="evaluated by `dvc repro` (recorded from dvc.lock)"))
+            events += [r.event("evaluated by `dvc repro` (recorded from dvc.lock)")
+                       for r in evaluation_materializations(repo, eval_lock)]
     except SpaganError as exc:
         skipped.append(f"evaluation: {exc}")
     return events, skipped
@@ -68,7 +94,8 @@ def lock_events(instance: dg.DagsterInstance, dvc: DvcCli) -> tuple[list[dg.Asse
 @dg.sensor(name="dvc_lock_sensor", minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
            description="record data and models that `dvc repro` made outside Dagster (from dvc.lock)")
 def dvc_lock_sensor(context: dg.SensorEvaluationContext, dvc: DvcCli):
-    """Report dvc.lock's data and model as materializations when Dagster has not seen them."""
+    """Observe the raw source; report dvc.lock's data, model and evaluation as materializations when
+    Dagster has not seen them (the checks' automation conditions then run the checks on them)."""
     events, skipped = lock_events(context.instance, dvc)
     for reason in skipped:
         context.log.info(reason)

@@ -158,7 +158,7 @@ def test_dagster_dev_materializes_every_asset(dagster_dev):
     assert schedules["reevaluation_schedule"]["cronSchedule"] == "0 3 * * *"
     assert schedules["reevaluation_schedule"]["scheduleState"]["status"] == "RUNNING"
     sensors = {s["name"]: s["sensorState"]["status"] for s in data["sensorsOrError"]["results"]}
-    assert sensors.get("evaluation_automation") == sensors.get("dvc_lock_sensor") == "RUNNING"
+    assert sensors.get("automation") == sensors.get("dvc_lock_sensor") == "RUNNING"
 
     # Two training materializations requested at once: the `gpu` pool (one slot in deploy/dagster.yaml)
     # makes the queue run them one after the other.

@@ -10,23 +10,38 @@ from orchestration.assets.data import prepared_data
 from orchestration.checks import data_checks
 from orchestration.dvc_resource import DvcCli
 from orchestration.resources import DataPaths
+from spagan.lineage.stage_version import locked_code_version, raw_source_version, stage_code_version
 from tests.dvc_project import dvc, make_project, set_params
 
 CHECKS = [data_checks.manifest_schema_valid, data_checks.no_train_test_leakage,
           data_checks.domains_balanced, data_checks.quarantine_fraction]
 
 
-def test_definitions_load_with_data_group_sensor_and_gpu_pool():
+def test_definitions_load_with_data_group_sensor_pools_and_code_versions():
     from orchestration.definitions import defs
+    from orchestration.jobs import ablation
 
     graph = defs.resolve_asset_graph()
     keys = dg.AssetSelection.groups("data").resolve(graph)
     assert {k.to_user_string() for k in keys} == {"raw_images", "deduplicated_images", "validated_manifest"}
+    source = graph.get(dg.AssetKey("raw_source"))  # the raw source: observable, upstream of the data
+    assert source.is_observable and dg.AssetKey("raw_source") in graph.get(dg.AssetKey("raw_images")).parent_keys
     check_names = {k.name for k in graph.asset_check_keys}
     assert {"manifest_schema_valid", "no_train_test_leakage", "domains_balanced", "quarantine_fraction"} <= check_names
+    for key in graph.asset_check_keys:  # every check also runs on versions recorded without a run
+        assert graph.get(key).automation_condition is not None, key
     assert "dvc_lock_sensor" in {s.name for s in defs.sensors}
+    # Code versions from the DVC stages' code deps and params, as they are now.
+    stages = {"raw_images": "prepare", "validated_manifest": "prepare", "trained_model": "train",
+              "evaluation_scores": "evaluate"}
+    for name, stage in stages.items():
+        assert graph.get(dg.AssetKey(name)).code_version == stage_code_version(".", stage)
+    # Pools: accelerator work in `gpu`, the DVC-running data step in `dvc`.
     train = defs.get_assets_def("trained_model")
     assert train.op.pool == "gpu"
+    assert defs.get_assets_def("evaluation_scores").op.pool == "gpu"
+    assert ablation.nodes[0].definition.pool == "gpu"
+    assert defs.get_assets_def("raw_images").op.pool == "dvc"
     assert json.loads(train.op.tags["dagster-k8s/config"]) == {
         "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}
 
@@ -48,7 +63,10 @@ def test_data_assets_run_the_prepare_stage_and_checks_read_its_outputs(tmp_path)
     summary = json.loads((repo / "data/summary.json").read_text())
     assert raw["source"].value == "demo domains" and raw["quarantined"].value == summary["quarantined"] > 0
     assert raw["raw_dir_md5"].value == next(d["md5"] for d in lock["deps"] if d["path"] == "data/raw")
-    assert "empty_file" in raw["quarantine"].value
+    quarantine = raw["quarantine"].value  # table metadata: records with a column schema
+    assert "empty_file" in {r.data["reason"] for r in quarantine.records}
+    assert [c.name for c in quarantine.schema.columns] == ["source_path", "reason", "detail"]
+    assert raw["dagster/row_count"].value == raw["images"].value > 0
     assert "data:image/png;base64," in raw["preview"].value
     assert events["deduplicated_images"].metadata["leakage"].value == 1
     validated = events["validated_manifest"]
@@ -56,6 +74,18 @@ def test_data_assets_run_the_prepare_stage_and_checks_read_its_outputs(tmp_path)
     assert validated.metadata["prepared_md5"].value == outs["data/prepared"]
     assert validated.metadata["with_counterparts"].value == 10  # one per test image of the demo
     assert validated.tags["dagster/data_version"] == summary["data_version"]
+    assert validated.metadata["dagster/row_count"].value == 30
+    columns = {c.name: c for c in validated.metadata["manifest_sample"].value.schema.columns}
+    assert columns["domain"].constraints.other == ["isin(['A', 'B'])"]  # from the pandera schema
+    assert columns["path"].constraints.unique and columns["width"].type == "int"
+    # Provenance from dvc.lock: the stage's locked code version, the raw source version it hashed.
+    code = locked_code_version(repo, "prepare")
+    assert code == stage_code_version(repo, "prepare")  # the lock is current: DVC sees no change
+    for name in ("raw_images", "deduplicated_images", "validated_manifest"):
+        assert events[name].tags["dagster/code_version"] == code
+    assert events["raw_images"].tags["dagster/input_data_version/raw_source"] == raw_source_version(repo)
+    assert validated.tags["dagster/input_data_version/deduplicated_images"] == \
+        events["deduplicated_images"].tags["dagster/data_version"]
     assert json.loads(dvc(repo, "status", "--json", "prepare").stdout) == {}  # the shell agrees
 
     # Many broken files: the stage succeeds and the quarantine check fails.

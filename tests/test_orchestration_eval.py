@@ -13,7 +13,7 @@ from torchvision.models.inception import Inception3
 from orchestration.assets.data import prepared_data
 from orchestration.assets.evaluation import EVAL_DIR, GALLERIES, SCORES, evaluation
 from orchestration.assets.training import trained_model
-from orchestration.checks.eval_checks import find_regressions, no_regression
+from orchestration.checks.eval_checks import find_regressions, no_regression, pick_baselines, regression_limits
 from orchestration.dvc_resource import DvcCli
 from orchestration.resources import DataPaths
 from spagan.config import load_config
@@ -40,31 +40,51 @@ def test_definitions_evaluation_group_schedule_sensor_and_jobs():
     from orchestration.schedules import reevaluation_job  # forces the DVC stage: its inputs are unchanged
 
     assert reevaluation_job.config == {"ops": {"evaluation": {"config": {"force": True}}}}
-    assert defs.resolve_sensor_def("evaluation_automation").default_status == dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_sensor_def("automation").default_status == dg.DefaultSensorStatus.RUNNING
     assert defs.resolve_job_def("ablation") is not None
+
+
+LIMITS = regression_limits(load_config("params.yaml").eval)
 
 
 def test_find_regressions_thresholds():
     prev = {"a2b_kid_x100": 2.0, "b2a_kid_x100": "unavailable: no weights; fix: ...", "a2b_success_share": 0.9,
             "b2a_success_share": 0.8}
     ok = {"a2b_kid_x100": 2.4, "b2a_kid_x100": 9.0, "a2b_success_share": 0.85, "b2a_success_share": 0.8}
-    problems, deltas = find_regressions(prev, ok, kid_threshold=0.5, share_drop=0.1)
+    problems, deltas = find_regressions(prev, ok, LIMITS)
     assert problems == [] and deltas["a2b_kid_x100"] == pytest.approx(0.4) and "b2a_kid_x100" not in deltas
     bad = {**ok, "a2b_kid_x100": 2.6, "b2a_success_share": 0.6}
-    problems, _ = find_regressions(prev, bad, kid_threshold=0.5, share_drop=0.1)
+    problems, _ = find_regressions(prev, bad, LIMITS)
     assert len(problems) == 2 and problems[0].startswith("a2b_kid_x100") and problems[1].startswith("b2a_success")
     better = {"a2b_kid_x100": 0.1, "a2b_success_share": 1.0, "b2a_success_share": 1.0}
-    assert find_regressions(prev, better, 0.5, 0.1)[0] == []
+    assert find_regressions(prev, better, LIMITS)[0] == []
 
 
-def test_find_regressions_sees_the_offline_object_translation_drop():
-    """Offline (KID unavailable, the whole-image share saturated) the yardstick still has a signal."""
+def test_find_regressions_sees_the_offline_yardstick_drop():
+    """Offline (KID unavailable, the whole-image share saturated) the yardstick still has a signal:
+    object translation, the calibrated object P(target) and the feature MMD (relative limit)."""
     prev = {"a2b_kid_x100": "unavailable", "a2b_success_share": 1.0, "a2b_object_translation": 0.7,
-            "b2a_success_share": 1.0, "b2a_object_translation": 0.6}
+            "b2a_success_share": 1.0, "b2a_object_translation": 0.6, "a2b_object_domain_probability": 0.9,
+            "b2a_offline_mmd_x100": 100.0}
     same_share = {**prev, "b2a_object_translation": 0.05}  # a model that stopped translating B->A objects
-    problems, deltas = find_regressions(prev, same_share, 0.5, 0.1, object_drop=0.1)
+    problems, deltas = find_regressions(prev, same_share, LIMITS)
     assert problems == ["b2a_object_translation: 0.600 -> 0.050 (allowed change 0.1)"]
     assert deltas["b2a_object_translation"] == pytest.approx(-0.55)
+    worse = {**prev, "a2b_object_domain_probability": 0.7, "b2a_offline_mmd_x100": 160.0}
+    problems, _ = find_regressions(prev, worse, LIMITS)
+    assert [p.split(":")[0] for p in problems] == ["a2b_object_domain_probability", "b2a_offline_mmd_x100"]
+    assert find_regressions(prev, {**prev, "b2a_offline_mmd_x100": 140.0}, LIMITS)[0] == []  # within 0.5 x 100
+
+
+def test_pick_baselines_compares_like_with_like():
+    cur = {"model_sha256": "m2", "evaluated_data_version": "d1"}
+    earlier = [{"model_sha256": "m2", "evaluated_data_version": "d1"},  # itself, recorded again
+               {"model_sha256": "m2", "evaluated_data_version": "d0"},  # same model, older test data
+               {"model_sha256": "m1", "evaluated_data_version": "d0"},  # other model, other data
+               {"model_sha256": "m1", "evaluated_data_version": "d1", "tag": "baseline"}]
+    baseline, moved = pick_baselines(cur, earlier)
+    assert baseline["tag"] == "baseline" and moved["evaluated_data_version"] == "d0"
+    assert pick_baselines(cur, earlier[:3]) == (None, earlier[1])  # never itself, never other data
 
 
 def _meta(event) -> dict:
@@ -124,26 +144,48 @@ def test_evaluation_assets_trace_to_dvc_lock(project):
     assert {line.count("|") for line in scores["scores"].splitlines()} == {4}  # metric | a2b | b2a, every row
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["no_regression"].passed
-    assert checks["no_regression"].metadata["compared_with"].value == "nothing (first evaluation)"
+    assert checks["no_regression"].metadata["compared_with"].value.startswith("nothing: no evaluation of another")
 
 
-def test_regression_check_flags_a_worse_evaluation(project):
+def _check_now(resources, instance) -> dg.AssetCheckEvaluation:
+    """Run no_regression alone on what the instance holds (as the automation sensor launches it)."""
+    result = dg.materialize([evaluation, no_regression], resources=resources, instance=instance,
+                            selection=dg.AssetSelection.checks(no_regression))
+    assert result.success and not result.get_asset_materialization_events()  # nothing re-evaluated
+    return result.get_asset_check_evaluations()[0]
+
+
+def test_regression_check_compares_like_with_like(project):
     _, resources, instance, _ = project
-    last = instance.get_latest_materialization_event(SCORES).asset_materialization
-    share = last.metadata["a2b_success_share"].value
-    # A previous evaluation that was clearly better (share 0.5 higher): re-evaluating now regresses.
-    instance.report_runless_asset_event(dg.AssetMaterialization(
-        asset_key=SCORES, metadata={"a2b_success_share": share + 0.5, "model_sha256": "earlier"}))
-    result = dg.materialize([evaluation, no_regression], resources=resources, instance=instance)
-    check = result.get_asset_check_evaluations()[0]
-    assert result.success and not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert check.metadata["regressions"].value[0].startswith("a2b_success_share")
-    assert check.metadata["deltas"].value["a2b_success_share"] == pytest.approx(-0.5)
+    real = {k: v.value for k, v in instance.get_latest_materialization_event(SCORES).asset_materialization
+            .metadata.items()}
 
-    # The same model again: nothing changed, so the check passes with zero deltas.
-    again = dg.materialize([evaluation, no_regression], resources=resources, instance=instance)
-    check = again.get_asset_check_evaluations()[0]
-    assert check.passed and set(check.metadata["deltas"].value.values()) == {0.0}
+    def record(**changes):
+        meta = {k: v for k, v in {**real, **changes}.items() if not isinstance(v, dict)}
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=SCORES, metadata=meta))
+
+    # One evaluation recorded twice (a run and the sensor): never compared with itself.
+    record()
+    check = _check_now(resources, instance)
+    assert check.passed and check.metadata["compared_with"].value.startswith("nothing")
+
+    # The same model, earlier, on other test data with better scores: information, not a regression.
+    record(evaluated_data_version="older-test-data", a2b_object_translation=real["a2b_object_translation"] + 0.5)
+    record()
+    check = _check_now(resources, instance)
+    assert check.passed and check.metadata["same_model_previous_data_version"].value == "older-test-data"
+    assert check.metadata["same_model_changed_data_deltas"].value["a2b_object_translation"] == pytest.approx(-0.5)
+
+    # A different, better model on the same test data, then this one again: a regression, naming both.
+    record(model_sha256="b" * 64, a2b_object_translation=real["a2b_object_translation"] + 0.5)
+    record()
+    check = _check_now(resources, instance)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["regressions"].value[0].startswith("a2b_object_translation")
+    assert check.metadata["previous_model_sha256"].value == "b" * 64
+    assert check.metadata["current_model_sha256"].value == real["model_sha256"]
+    assert check.metadata["data_version"].value == real["evaluated_data_version"]
+    assert check.metadata["deltas"].value["a2b_object_translation"] == pytest.approx(-0.5)
 
 
 def test_eager_automation_requests_evaluation_when_the_model_changes(project):

@@ -62,11 +62,12 @@ def test_dagster_assets_agree_with_the_shell_and_never_undo_it(repo):
     # evaluation, nothing runs.
     events, skipped = lock_events(instance, resources["dvc"])
     assert skipped == [] and [e.asset_key.to_user_string() for e in events] == [
-        "raw_images", "deduplicated_images", "validated_manifest", "trained_model", "evaluation_scores",
-        "attention_galleries"]
-    model_event = events[3]
+        "raw_source", "raw_images", "deduplicated_images", "validated_manifest", "trained_model",
+        "evaluation_scores", "attention_galleries"]
+    assert isinstance(events[0], dg.AssetObservation)  # the raw source is observed, never materialized
+    model_event = events[4]
     eval_lock = read_stage_lock(repo / "dvc.lock", "evaluate")
-    assert events[4].metadata["metrics_md5"].value == eval_lock["outs"]["eval/metrics.json"]
+    assert events[5].metadata["metrics_md5"].value == eval_lock["outs"]["eval/metrics.json"]
     assert model_event.metadata["source_md5"].value == _md5(repo / ZIP)
     for event in events:
         instance.report_runless_asset_event(event)

@@ -8,22 +8,26 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from orchestration.provenance import Recorded
+from orchestration.tables import ROW_COUNT, counts_table, manifest_table, table
 from spagan.core.errors import SpaganError
 from spagan.core.fileio import atomic_write, json_digest
 from spagan.core.md5 import file_md5
 from spagan.data.prepare import data_version, read_prepared
-from spagan.data.preview import contact_sheet, markdown_table, png_data_uri
+from spagan.data.preview import contact_sheet, png_data_uri
 from spagan.data.schema import count_table
 from spagan.lineage.dvcfiles import RAW_DIR, read_stage_lock
+from spagan.lineage.stage_version import locked_code_version, locked_raw_source_version
 
 PREPARE_STAGE = "prepare"
+RAW_SOURCE_NAME = "raw_source"  # the observable source asset: data/raw and data.source, as DVC hashes them
 
 PREVIEW_PER_FOLDER = 8  # thumbnails per split/domain in a preview
 
 
-def counts_md(manifest: pd.DataFrame) -> dg.MetadataValue:
-    """Images per domain and split as a markdown table."""
-    return dg.MetadataValue.md(markdown_table(count_table(manifest).rename_axis("domain"), index=True))
+def counts_metadata(manifest: pd.DataFrame) -> dg.TableMetadataValue:
+    """Images per domain and split as table metadata (domain | train | test)."""
+    return counts_table(count_table(manifest))
 
 
 def preview(images_root: Path, paths: list[str], sheet_file: Path, title: str) -> dict:
@@ -45,13 +49,6 @@ def sample_paths(manifest: pd.DataFrame) -> list[str]:
     return list(ordered.groupby(["split", "domain"], sort=False).head(PREVIEW_PER_FOLDER)["path"])
 
 
-def table_md(df: pd.DataFrame, columns: list[str], max_rows: int = 30) -> dg.MetadataValue:
-    """A markdown table of some columns (or a note when empty)."""
-    if df.empty:
-        return dg.MetadataValue.md("_none_")
-    return dg.MetadataValue.md(markdown_table(df[columns], max_rows=max_rows))
-
-
 def prepare_lock(repo: Path) -> dict[str, Any]:
     """The `prepare` stage of dvc.lock, checked against the files on disk (the manifest's md5), with
     "signature": a short digest of its outputs' md5s that names this version of the data."""
@@ -64,10 +61,11 @@ def prepare_lock(repo: Path) -> dict[str, Any]:
     return lock
 
 
-def data_materializations(repo: Path, lock: dict[str, Any] | None = None) -> list[tuple[str, dict[str, Any], str]]:
-    """(asset name, metadata, data version) of raw_images, deduplicated_images, validated_manifest
-    from the prepare stage's outputs under `repo`/data and its dvc.lock entry (`lock`: the
-    prepare_lock(repo) the caller already read)."""
+def data_materializations(repo: Path, lock: dict[str, Any] | None = None) -> list[Recorded]:
+    """raw_images, deduplicated_images, validated_manifest as the prepare stage's outputs under
+    `repo`/data and its dvc.lock entry (`lock`: the prepare_lock(repo) the caller already read)
+    describe them: metadata, data versions and provenance (the stage's locked code version; the raw
+    source version the lock hashed, then each asset's upstream data version)."""
     out, lock = repo / "data", lock or prepare_lock(repo)
     t = read_prepared(out)
     source = t.summary.get("source") or {}
@@ -79,10 +77,11 @@ def data_materializations(repo: Path, lock: dict[str, Any] | None = None) -> lis
     raw = {
         **trace,
         "images": len(t.ingested),
-        "counts": counts_md(t.ingested),
+        ROW_COUNT: len(t.ingested),
+        "counts": counts_metadata(t.ingested),
         "quarantined": len(t.quarantine),
-        "quarantine_reasons": table_md(reasons, ["reason", "files"]),
-        "quarantine": table_md(t.quarantine, ["source_path", "reason", "detail"]),
+        "quarantine_reasons": table(reasons, ["reason", "files"]),
+        "quarantine": table(t.quarantine, ["source_path", "reason", "detail"]),
         "quarantine_file": dg.MetadataValue.path(str(out / "quarantine.csv")),
         "data_version": t.summary["raw_version"],
         **preview(out / "ingested", sample_paths(t.ingested), out / "previews" / "raw_images.png", "raw images"),
@@ -94,11 +93,12 @@ def data_materializations(repo: Path, lock: dict[str, Any] | None = None) -> lis
     dedup = {
         **trace,
         "images": len(t.kept),
-        "counts": counts_md(t.kept),
+        ROW_COUNT: len(t.kept),
+        "counts": counts_metadata(t.kept),
         "duplicates": len(dups),
         "leakage": int((dups["kind"] == "leakage").sum()),
-        "duplicate_kinds": table_md(kinds, ["kind", "images"]),
-        "duplicate_table": table_md(dups, ["path", "kind", "duplicate_of", "distance"]),
+        "duplicate_kinds": table(kinds, ["kind", "images"]),
+        "duplicate_table": table(dups, ["path", "kind", "duplicate_of", "distance"]),
         "duplicates_file": dg.MetadataValue.path(str(out / "duplicates.csv")),
         "data_version": kept_version,
         **preview(out / "ingested", pairs, out / "previews" / "duplicates.png", "duplicate pairs (dropped, kept)"),
@@ -106,7 +106,9 @@ def data_materializations(repo: Path, lock: dict[str, Any] | None = None) -> lis
     validated = {
         **trace,
         "images": len(t.manifest),
-        "counts": counts_md(t.manifest),
+        **manifest_table(t.manifest, ["path", "domain", "split", "width", "height", "orig_format", "mask_path",
+                                      "pair_path"]),
+        "counts": counts_metadata(t.manifest),
         "manifest": dg.MetadataValue.path(str(out / "manifest.csv")),
         "manifest_md5": lock["outs"].get("data/manifest.csv"),
         "prepared_dir": dg.MetadataValue.path(str(out / "prepared")),
@@ -117,5 +119,11 @@ def data_materializations(repo: Path, lock: dict[str, Any] | None = None) -> lis
         **preview(out / "prepared", sample_paths(t.manifest), out / "previews" / "validated_manifest.png",
                   "prepared images (rows: testA, testB, trainA, trainB)"),
     }
-    return [("raw_images", raw, t.summary["raw_version"]), ("deduplicated_images", dedup, kept_version),
-            ("validated_manifest", validated, t.summary["data_version"])]
+    code = locked_code_version(repo, PREPARE_STAGE)
+    raw_source = dg.AssetKey(RAW_SOURCE_NAME)
+    return [Recorded(dg.AssetKey("raw_images"), raw, t.summary["raw_version"], code,
+                     {raw_source: locked_raw_source_version(repo, PREPARE_STAGE)}),
+            Recorded(dg.AssetKey("deduplicated_images"), dedup, kept_version, code,
+                     {dg.AssetKey("raw_images"): t.summary["raw_version"]}),
+            Recorded(dg.AssetKey("validated_manifest"), validated, t.summary["data_version"], code,
+                     {dg.AssetKey("deduplicated_images"): kept_version})]

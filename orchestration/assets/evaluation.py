@@ -19,8 +19,9 @@ from typing import Any
 import dagster as dg
 
 from orchestration.assets.data import VALIDATED_MANIFEST
-from orchestration.assets.training import TRAIN_STAGE, trained_model
+from orchestration.assets.training import GPU_POOL, K8S_GPU_TAGS, MODEL, TRAIN_STAGE, trained_model
 from orchestration.dvc_resource import DvcCli
+from orchestration.provenance import Recorded, definition_code_version
 from spagan.config import load_config
 from spagan.core.errors import SpaganError
 from spagan.core.fileio import json_digest
@@ -37,6 +38,7 @@ from spagan.evaluation.report import (
 )
 from spagan.lineage.dvcfiles import read_stage_lock
 from spagan.lineage.record import locked_model_lineage
+from spagan.lineage.stage_version import locked_code_version
 
 SCORES = dg.AssetKey("evaluation_scores")
 GALLERIES = dg.AssetKey("attention_galleries")
@@ -48,6 +50,7 @@ EVAL_METRICS = f"{EVAL_DIR}/{METRICS_NAME}"  # as dvc.lock names it
 FEATURE_CACHE = "runs/eval_feature_cache"
 GALLERY_SIDE = 384  # px: longest side of the inline thumbnails
 _EAGER = dg.AutomationCondition.eager()  # model or test data updated -> evaluate again
+_EVAL_CODE = definition_code_version(EVAL_STAGE)
 
 
 def score_metadata(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -111,12 +114,12 @@ def trace_metadata(facts: dict[str, Any], metrics: dict[str, Any], eval_digest: 
     }
 
 
-def evaluation_materializations(repo: Path, eval_lock: dict[str, Any] | None = None
-                                ) -> list[tuple[dg.AssetKey, dict[str, Any], str]]:
-    """(asset key, metadata, data version) of both evaluation assets, from what the DVC `evaluate`
-    stage wrote and dvc.lock recorded (`eval_lock`: that stage's entry, when the caller already read
-    it); SpaganError when the lock and the files disagree (scores are never reported for a model or
-    data they were not computed on)."""
+def evaluation_materializations(repo: Path, eval_lock: dict[str, Any] | None = None) -> list[Recorded]:
+    """Both evaluation assets as the DVC `evaluate` stage wrote them and dvc.lock recorded them
+    (`eval_lock`: that stage's entry, when the caller already read it), with their provenance (the
+    stage's locked code version, the model and the test data version evaluated); SpaganError when
+    the lock and the files disagree (scores are never reported for a model or data they were not
+    computed on)."""
     facts = locked_model_lineage(repo, TRAIN_STAGE)
     if facts["problems"]:
         raise SpaganError("the model folder does not match dvc.lock: " + "; ".join(facts["problems"]))
@@ -135,7 +138,10 @@ def evaluation_materializations(repo: Path, eval_lock: dict[str, Any] | None = N
     scores = {**score_metadata(metrics), **trace, "metrics_file": dg.MetadataValue.path(str(repo / EVAL_METRICS)),
               "feature_cache": dg.MetadataValue.json(metrics["run"]["feature_cache"] or {"used": False}),
               "seconds": metrics["run"]["seconds"]}
-    return [(SCORES, scores, version), (GALLERIES, {**gallery_metadata(metrics, out), **trace}, version)]
+    code = locked_code_version(repo, EVAL_STAGE)
+    inputs = {MODEL: facts["version"], VALIDATED_MANIFEST: metrics["data"]["data_version"] or "unknown"}
+    return [Recorded(SCORES, scores, version, code, inputs),
+            Recorded(GALLERIES, {**gallery_metadata(metrics, out), **trace}, version, code, inputs)]
 
 
 class EvaluationConfig(dg.Config):
@@ -148,14 +154,16 @@ class EvaluationConfig(dg.Config):
 
 @dg.multi_asset(
     name="evaluation",
+    pool=GPU_POOL,  # it runs the networks on the accelerator, like training
+    op_tags=K8S_GPU_TAGS,
     specs=[
         dg.AssetSpec(SCORES, group_name="evaluation", deps=[trained_model, VALIDATED_MANIFEST],
-                     kinds={"dvc", "pytorch"},
+                     kinds={"dvc", "pytorch"}, code_version=_EVAL_CODE,
                      automation_condition=_EAGER,
                      description="KID x100 per direction (or why not, with the fix), attention localisation, "
                                  "background preservation and translation success on the test images"),
         dg.AssetSpec(GALLERIES, group_name="evaluation", deps=[trained_model, VALIDATED_MANIFEST],
-                     kinds={"dvc", "pytorch"},
+                     kinds={"dvc", "pytorch"}, code_version=_EVAL_CODE,
                      automation_condition=_EAGER,
                      description="input | attention overlay | translation | reconstruction for a seeded sample "
                                  "of test images per direction"),
@@ -172,8 +180,8 @@ def evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, dvc:
         results = evaluation_materializations(dvc.root())
     except SpaganError as exc:
         raise dg.Failure(description=str(exc)) from None
-    scores = results[0][1]
+    scores = results[0].metadata
     context.log.info(f"model {scores['model_sha256'][:16]} on data {scores['evaluated_data_version']}: "
                      f"KID x100 a2b {scores['a2b_kid_x100']}")
-    for key, metadata, version in results:
-        yield dg.MaterializeResult(asset_key=key, data_version=dg.DataVersion(version), metadata=metadata)
+    for recorded in results:
+        yield recorded.result()

@@ -17,25 +17,30 @@ import dagster as dg
 
 from orchestration.assets.data import VALIDATED_MANIFEST
 from orchestration.dvc_resource import DvcCli
+from orchestration.provenance import Recorded, definition_code_version
 from spagan.core.errors import SpaganError
 from spagan.lineage.record import locked_model_lineage
+from spagan.lineage.stage_version import locked_code_version
 
 TRAIN_STAGE = "train"
+MODEL = dg.AssetKey("trained_model")
 GPU_POOL = "gpu"
 # dagster-k8s reads this tag for the step's (or, with the k8s run launcher, the run's) container.
 K8S_GPU_TAGS = {"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}}}}
 
 
-def model_materialization(repo: Path) -> tuple[dict[str, Any], str]:
-    """(metadata, data version) of the model dvc.lock's train stage names; SpaganError when the model
-    folder and the lock disagree (a model is never reported under data or code it was not trained on)."""
+def model_materialization(repo: Path) -> Recorded:
+    """The model dvc.lock's train stage names: metadata, data version and provenance (the stage's
+    locked code version, the data version lineage.json says it was trained on); SpaganError when
+    the model folder and the lock disagree (a model is never reported under data or code it was
+    not trained on)."""
     facts = locked_model_lineage(repo, TRAIN_STAGE)
     if facts["problems"]:
         raise SpaganError("the model folder does not match dvc.lock: " + "; ".join(facts["problems"]))
     lin, lock = facts["lineage"], facts["lock"]
     metrics = json.loads((repo / facts["model_dir"] / "metrics.json").read_text(encoding="utf-8"))
     source = lin["data"].get("source") or {}
-    return {
+    metadata = {
         "model_dir": dg.MetadataValue.path(str(repo / facts["model_dir"])),
         "model_md5": facts["model_md5"],
         "model_sha256": lin["model"]["sha256"],
@@ -53,18 +58,21 @@ def model_materialization(repo: Path) -> tuple[dict[str, Any], str]:
         "steps": lin["model"]["steps"],
         "losses": dg.MetadataValue.json({k: v for k, v in metrics.items() if k.startswith("loss_")}),
         "lineage": dg.MetadataValue.path(str(repo / facts["model_dir"] / "lineage.json")),
-    }, facts["version"]
+    }
+    return Recorded(MODEL, metadata, facts["version"], locked_code_version(repo, TRAIN_STAGE),
+                    {VALIDATED_MANIFEST: lin["data"]["data_version"]})
 
 
 @dg.asset(group_name="training", deps=[VALIDATED_MANIFEST], kinds={"dvc", "pytorch"}, pool=GPU_POOL,
-          op_tags=K8S_GPU_TAGS)
+          op_tags=K8S_GPU_TAGS, code_version=definition_code_version(TRAIN_STAGE))
 def trained_model(context: dg.AssetExecutionContext, dvc: DvcCli) -> dg.MaterializeResult:
     """SPA-GAN generators and discriminators trained on the validated data (`dvc repro train`)."""
     dvc.repro(TRAIN_STAGE, context.log)  # up to date: DVC skips it, and the facts below still hold
     try:
-        metadata, version = model_materialization(dvc.root())
+        recorded = model_materialization(dvc.root())
     except SpaganError as exc:
         raise dg.Failure(description=str(exc)) from None
-    context.log.info(f"model {metadata['model_dir'].value}: data version {metadata['data_version']}, "
-                     f"model sha256 {metadata['model_sha256'][:16]}")
-    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(version))
+    meta = recorded.metadata
+    context.log.info(f"model {meta['model_dir'].value}: data version {meta['data_version']}, "
+                     f"model sha256 {meta['model_sha256'][:16]}")
+    return recorded.result()

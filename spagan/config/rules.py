@@ -167,6 +167,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "eval.regression_threshold": (AT_LEAST_0,),
     "eval.regression_share_drop": (SHARE,),
     "eval.regression_object_drop": (SHARE,),
+    "eval.regression_domain_drop": (SHARE,),
+    "eval.regression_distribution_rise": (AT_LEAST_0,),
     "eval.schedule_cron": (non_empty, cron),
 }
 

@@ -85,6 +85,8 @@ class EvalConfig:
     regression_threshold: float = 0.5
     regression_share_drop: float = 0.1
     regression_object_drop: float = 0.1
+    regression_domain_drop: float = 0.1
+    regression_distribution_rise: float = 0.5
     schedule_cron: str = "0 3 * * *"
 
 

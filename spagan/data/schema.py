@@ -139,3 +139,15 @@ def validate_manifest(df: pd.DataFrame, *, min_size: int, min_images_per_split: 
         # Row-wise dataframe checks report one case per cell: keep one per (check, row).
         cases = cases.drop_duplicates(subset=["check", "index"]) if "index" in cases else cases
         raise ManifestValidationError(format_failures(df, cases), cases) from None
+
+
+def manifest_column_specs() -> list[dict[str, object]]:
+    """Every manifest column as the pandera schema states it: {"name", "type", "unique",
+    "nullable", "checks": ["isin(['A', 'B'])", ...]} (what a table viewer shows as the schema)."""
+    specs = []
+    for name, column in ManifestModel.to_schema().columns.items():
+        checks = [f"{c.name}({', '.join(repr(v) for v in (c.statistics or {}).values())})" for c in column.checks]
+        dtype = str(column.dtype)
+        specs.append({"name": name, "type": "int" if dtype.startswith("int") else "string", "unique": bool(column.unique),
+                      "nullable": bool(column.nullable), "checks": checks})
+    return specs
