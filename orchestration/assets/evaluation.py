@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 from orchestration.assets.data import VALIDATED_MANIFEST
 from orchestration.assets.training import GPU_POOL, K8S_GPU_TAGS, MODEL, TRAIN_STAGE, trained_model
 from orchestration.dvc_resource import DvcCli
 from orchestration.provenance import Recorded, definition_code_version
+from orchestration.tables import table
 from spagan.config import load_config
 from spagan.core.errors import SpaganError
 from spagan.core.fileio import json_digest
@@ -30,6 +32,7 @@ from spagan.evaluation.report import (
     DIRECTIONS,
     METRICS,
     METRICS_NAME,
+    REFERENCE_LEGEND,
     SCORE_KEYS,
     cell,
     kid_text,
@@ -54,7 +57,8 @@ _EVAL_CODE = definition_code_version(EVAL_STAGE)
 
 
 def score_metadata(metrics: dict[str, Any]) -> dict[str, Any]:
-    """Flat metadata per direction (`a2b_kid_x100`, `a2b_success_share`, ...) plus a markdown table."""
+    """Flat metadata per direction (`a2b_kid_x100`, `a2b_success_share`, ...) plus the score table
+    (metric | a2b | b2a, each cell "value [input as output; counterpart as output]") as table metadata."""
     meta: dict[str, Any] = {}
     for d in DIRECTIONS:
         kid = metrics[d]["kid_x100"]
@@ -66,9 +70,10 @@ def score_metadata(metrics: dict[str, Any]) -> dict[str, Any]:
         for key in SCORE_KEYS:
             if (value := metric_value(metrics, d, key)) is not None:
                 meta[f"{d}_{key}"] = value
-    rows = ["| metric | " + " | ".join(DIRECTIONS) + " |", "|---|---|---|"]
-    rows += ["| " + " | ".join(row) + " |" for row in report_rows(metrics)]
-    meta["scores"] = dg.MetadataValue.md("\n".join(rows))
+    rows = pd.DataFrame(report_rows(metrics), columns=["metric", *DIRECTIONS])
+    meta["scores"] = table(rows, schema=dg.TableSchema(columns=[
+        dg.TableColumn("metric", "string"),
+        *(dg.TableColumn(d, "string", description=REFERENCE_LEGEND) for d in DIRECTIONS)]))
     return meta
 
 
