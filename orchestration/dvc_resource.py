@@ -44,7 +44,7 @@ LOCK_BUSY = ("Unable to acquire lock", "is busy, it is being blocked by")
 # compute logs only.
 IMPORTANT = re.compile(
     r"^(ERROR|WARNING|CRITICAL|Traceback)|error:|Error\b|failed|Running stage|^Stage '|^> |Updating lock file"
-    r"|Use `dvc push`|up to date|didn't change|resuming from|starting fresh|stopped by|received: stopping"
+    r"|Use `dvc push`|up to date|didn't change|resuming from|starting fresh|stopped by|received: stopping|published "
     r"|interrupted|" + "|".join(re.escape(m) for m in LOCK_BUSY))
 # A progress bar's redraw (tqdm): "42%|####  | 42/100" or "17step [00:03, 5.1step/s]".
 PROGRESS = re.compile(r"\d+%\||\|\s*\d+/\d+|\d+\w* \[\d+:\d+")
