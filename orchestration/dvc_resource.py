@@ -106,12 +106,14 @@ class DvcCli(dg.ConfigurableResource):
         proc = subprocess.Popen(cmd, cwd=self.root(), env=self.env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         assert proc.stdout is not None
-        output = _Output(proc.stdout, log, self.progress_every_s)
+        output = None
         try:
+            output = _Output(proc.stdout, log, self.progress_every_s)
             output.follow()
             return proc.wait(), output.text()
         except BaseException:  # Dagster's interrupt (or anything else): DVC must not outlive the step
             with _signals_held():
+                output = output or _Output(proc.stdout, log, self.progress_every_s)
                 self._stop(proc, output, log)
                 log.info(_cancel_summary(self.root(), output.text(), started, args))
             raise
@@ -229,7 +231,13 @@ class _Output:
         self._log.info(self._progress)
         self._progress = None
 
+    @property
+    def done(self) -> bool:
+        """The output has ended (every process holding the pipe is gone or closed it)."""
+        return self._done
+
     def text(self) -> str:
+        """The lines kept: every line but progress redraws, and the progress lines logged."""
         return "\n".join(self._kept)
 
 
@@ -303,7 +311,7 @@ def _wait_gone(proc: subprocess.Popen, pgid: int, output: _Output, timeout: floa
         if time.monotonic() >= deadline:
             return False
         output.follow(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
-        if output._done:
+        if output.done:
             time.sleep(0.05)
 
 
