@@ -22,6 +22,14 @@ TERMINATE = """mutation($id: String!) { terminateRun(runId: $id) { __typename
 DVC_OR_SPAGAN = re.compile(r"/bin/dvc\b|/bin/spagan\b|\bspagan (train|lineage)\b")
 
 
+def _timed_messages(port: int, run_id: str) -> list[tuple[str, float]]:
+    """(message, time.time()) of the run's message events."""
+    query = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events {
+                 ... on MessageEvent { message timestamp } } } } }"""
+    events = gql(port, query, {"id": run_id})["logsForRun"]["events"]
+    return [(e["message"], int(e["timestamp"]) / 1000) for e in events if "message" in e]
+
+
 def _training(repo) -> dict[int, str]:
     return {pid: cmd for pid, cmd in processes_in(repo).items() if DVC_OR_SPAGAN.search(cmd)}
 
@@ -47,7 +55,7 @@ def test_terminating_a_training_run_cancels_it_and_the_next_run_resumes(server):
         time.sleep(0.2)
     assert _training(repo), processes_in(repo)
 
-    terminated = time.monotonic()
+    terminated, terminated_at = time.monotonic(), time.time()
     answer = gql(port, TERMINATE, {"id": run_id})["terminateRun"]
     assert answer["__typename"] == "TerminateRunSuccess", answer
     while _training(repo):
@@ -56,9 +64,11 @@ def test_terminating_a_training_run_cancels_it_and_the_next_run_resumes(server):
     gone = time.monotonic() - terminated
     status = wait_for_run(port, run_id, 60 - (time.monotonic() - terminated))
     canceled = time.monotonic() - terminated
-    print(f"terminateRun -> no dvc/spagan process left: {gone:.1f} s; -> run CANCELED: {canceled:.1f} s")
     messages = run_messages(port, run_id, last=None)
     assert status == "CANCELED", messages
+    sigint = next(t for m, t in _timed_messages(port, run_id) if m.startswith("sent SIGINT"))
+    print(f"terminateRun -> SIGINT to DVC's group: {sigint - terminated_at:.1f} s; -> no dvc/spagan process "
+          f"left: {gone:.1f} s; -> run CANCELED: {canceled:.1f} s")
 
     # The run log says where training stopped, at the step of the checkpoint `spagan train` wrote.
     stopped = [m for m in messages if m.startswith("cancelled at step")]
