@@ -8,12 +8,14 @@ import time
 
 import pytest
 
-from tests.dagster_server import (SELECTOR, asset_params, dagster_dev_server, gql, launch, wait_for_location,
-                                  wait_for_run)
+from tests.dagster_server import (SELECTOR, asset_params, dagster_dev_server, free_port, gql, launch,
+                                  wait_for_location, wait_for_run)
 from tests.dagster_server import run_log as _run_log
 from tests.dvc_project import dvc
 
 RUN_TIMEOUT_S = 420
+# The names other tests import from here (the helpers now live in tests/dagster_server.py).
+_gql, _wait_for_location, _free_port = gql, wait_for_location, free_port
 
 
 @pytest.fixture
