@@ -1,17 +1,38 @@
 """The `dvc` command line as a Dagster resource.
 
 DVC lives in its own environment (.venv-dvc; its hydra pins an antlr4 runtime that breaks
-Dagster's asset selection), so Dagster never imports it: it runs the command, streams the
-output into the run log, and reads dvc.lock as YAML afterwards.
+Dagster's asset selection), so Dagster never imports it: it runs the command and reads dvc.lock as
+YAML afterwards. DVC's raw output goes to the step's stdout, which Dagster's compute log manager
+captures (the run's stdout/stderr view); the structured run log gets the lines that matter (the
+command, errors, "Running stage", the final status) and a progress line at most every
+`progress_every_s` seconds.
+
+Cancellation: DVC runs in a session (process group) of its own. When Dagster interrupts the step
+(a terminated run: DagsterExecutionInterruptedError or KeyboardInterrupt in the step process), the
+whole group gets SIGINT (`spagan train` stops after the step in progress and writes a checkpoint;
+DVC ignores SIGINT while a stage runs and fails the stage once its command exits), SIGTERM after
+`interrupt_grace_s`, SIGKILL after as long again; once no process of the group is left, DVC's
+stale read/write-lock entries are removed, "cancelled at step N of M" is logged and the interrupt
+is raised again, so Dagster marks the run CANCELED. The work folder keeps the checkpoint: the next
+`dvc repro train` resumes from it.
 """
 
+import fcntl
+import json
 import os
+import queue
+import re
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 from spagan.config import ConfigError, load_config
 
@@ -19,6 +40,16 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # DVC's messages when another DVC command holds the repository lock, or (while a stage runs)
 # the read/write lock on that stage's dependencies and outputs.
 LOCK_BUSY = ("Unable to acquire lock", "is busy, it is being blocked by")
+# Lines of DVC's (and its stages') output that go to the structured run log; the rest is in the
+# compute logs only.
+IMPORTANT = re.compile(
+    r"^(ERROR|WARNING|CRITICAL|Traceback)|error:|Error\b|failed|Running stage|^Stage '|^> |Updating lock file"
+    r"|Use `dvc push`|up to date|didn't change|resuming from|starting fresh|stopped by|received: stopping|published "
+    r"|interrupted|" + "|".join(re.escape(m) for m in LOCK_BUSY))
+# A progress bar's redraw (tqdm): "42%|####  | 42/100" or "17step [00:03, 5.1step/s]".
+PROGRESS = re.compile(r"\d+%\||\|\s*\d+/\d+|\d+\w* \[\d+:\d+")
+# What `spagan train` prints when a signal stopped it (spagan/cli/train_cmd.py).
+STOPPED = re.compile(r"spagan train: stopped by (\w+) at step (\d+) of (\d+); checkpoint (\S+)")
 
 
 class DvcCli(dg.ConfigurableResource):
@@ -28,6 +59,7 @@ class DvcCli(dg.ConfigurableResource):
     executable: str = ""      # dvc command; "" = <repo>/.venv-dvc/bin/dvc, else `dvc` on PATH
     lock_wait_s: float = 900  # wait this long for another DVC command to release the repo lock
     progress_every_s: float = 5.0  # at most one progress-bar line per this many seconds in the log
+    interrupt_grace_s: float = 30.0  # on cancel: SIGINT, SIGTERM this much later, SIGKILL as much again
 
     def root(self) -> Path:
         """The project checkout DVC runs in."""
@@ -49,8 +81,9 @@ class DvcCli(dg.ConfigurableResource):
         return env
 
     def run(self, args: list[str], log) -> str:
-        """Run `dvc ARGS`, streaming its output to `log`; waits while another DVC command holds
-        the repository lock (DVC itself fails at once). Raises dg.Failure on a non-zero exit."""
+        """Run `dvc ARGS` (output: see the module docstring) and return its output; waits while
+        another DVC command holds the repository lock (DVC itself fails at once). Raises dg.Failure
+        on a non-zero exit; an interrupt stops DVC's process group and is raised again."""
         deadline = time.monotonic() + self.lock_wait_s
         while True:
             code, output = self._run_once(args, log)
@@ -69,30 +102,42 @@ class DvcCli(dg.ConfigurableResource):
     def _run_once(self, args: list[str], log) -> tuple[int, str]:
         cmd = [self.command(), *args]
         log.info(f"$ {' '.join(cmd)}  (in {self.root()})")
+        started = time.time()
         proc = subprocess.Popen(cmd, cwd=self.root(), env=self.env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        lines, pending, last_progress = [], b"", 0.0
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         assert proc.stdout is not None
-        while chunk := proc.stdout.read1(65536):
-            pending += chunk
-            while True:  # complete lines end in \n; progress bars redraw with \r
-                cut = min((i for i in (pending.find(b"\n"), pending.find(b"\r")) if i >= 0), default=-1)
-                if cut < 0:
-                    break
-                text, is_progress = pending[:cut].decode(errors="replace").strip(), pending[cut:cut + 1] == b"\r"
-                pending = pending[cut + 1:]
-                if not text:
-                    continue
-                if is_progress:
-                    if time.monotonic() - last_progress < self.progress_every_s:
-                        continue
-                    last_progress = time.monotonic()
-                lines.append(text)
-                log.info(text)
-        if pending.strip():
-            lines.append(pending.decode(errors="replace").strip())
-            log.info(lines[-1])
-        return proc.wait(), "\n".join(lines)
+        output = None
+        try:
+            output = _Output(proc.stdout, log, self.progress_every_s)
+            output.follow()
+            return proc.wait(), output.text()
+        except BaseException:  # Dagster's interrupt (or anything else): DVC must not outlive the step
+            with _signals_held():
+                output = output or _Output(proc.stdout, log, self.progress_every_s)
+                self._stop(proc, output, log)
+                log.info(_cancel_summary(self.root(), output.text(), started, args))
+            raise
+
+    def _stop(self, proc: subprocess.Popen, output: "_Output", log) -> None:
+        """SIGINT to DVC's process group, SIGTERM after the grace period, then SIGKILL; returns once
+        no process of the group is left (the output read to its end), stale lock entries removed."""
+        pgid = proc.pid  # start_new_session: DVC leads its own session and process group
+        seen: set[int] = set()
+        log.info(f"interrupted: stopping DVC's process group {pgid} (SIGINT; SIGTERM after "
+                 f"{self.interrupt_grace_s:g} s; then SIGKILL)")
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            seen |= _session(pgid)
+            if not _signal_group(pgid, sig):
+                break
+            log.info(f"sent {sig.name} to DVC's process group {pgid}")
+            if _wait_gone(proc, pgid, output, self.interrupt_grace_s if sig != signal.SIGKILL else 30.0):
+                break
+        else:
+            log.info(f"DVC's process group {pgid} is still there 30 s after SIGKILL")
+        output.follow(timeout=5.0)  # the rest of the output (the pipe closes with the last writer)
+        removed = release_stale_locks(self.root(), seen | {pgid})
+        if removed:
+            log.info(f"removed DVC lock entries of the stopped processes: {', '.join(removed)}")
 
     def repro(self, stage: str, log, *, upstream: bool = False, force: bool = False) -> str:
         """`dvc repro STAGE`; with upstream=False (`--single-item`) the stages before it are not
@@ -109,3 +154,253 @@ class DvcCli(dg.ConfigurableResource):
             load_config(self.root() / "params.yaml")
         except ConfigError as exc:
             raise dg.Failure(description=str(exc)) from None
+
+
+class _Output:
+    """DVC's output, read by a thread: raw to this process's stdout (the compute logs), lines to
+    the caller's thread, which logs the important ones and a throttled progress line."""
+
+    def __init__(self, stream, log, progress_every_s: float) -> None:
+        self._lines: queue.Queue[tuple[str, bool] | None] = queue.Queue()
+        self._kept: list[str] = []
+        self._log, self._every = log, progress_every_s
+        self._progress: str | None = None  # latest progress line not yet logged
+        self._progress_at = 0.0
+        self._done = False
+        self._thread = threading.Thread(target=self._read, args=(stream,), name="dvc-output", daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        pending = b""
+        try:
+            while chunk := stream.read1(65536):
+                try:
+                    sys.stdout.write(chunk.decode(errors="replace"))
+                    sys.stdout.flush()
+                except (OSError, ValueError):
+                    pass  # no stdout to copy to: the structured log still gets the lines
+                pending += chunk
+                while True:  # complete lines end in \n; progress bars redraw with \r
+                    cut = min((i for i in (pending.find(b"\n"), pending.find(b"\r")) if i >= 0), default=-1)
+                    if cut < 0:
+                        break
+                    text, redraw = pending[:cut].decode(errors="replace").strip(), pending[cut:cut + 1] == b"\r"
+                    pending = pending[cut + 1:]
+                    if text:
+                        self._lines.put((text, redraw))
+            if pending.strip():
+                self._lines.put((pending.decode(errors="replace").strip(), False))
+        finally:
+            stream.close()
+            self._lines.put(None)
+
+    def follow(self, timeout: float | None = None) -> None:
+        """Take lines until the output ends (or `timeout` seconds passed)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._done:
+            left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if left <= 0:
+                return
+            try:
+                item = self._lines.get(timeout=left)
+            except queue.Empty:
+                self._flush_progress(force=False)
+                continue
+            if item is None:
+                self._done = True
+                self._flush_progress(force=True)
+                return
+            self._take(*item)
+
+    def _take(self, text: str, redraw: bool) -> None:
+        if not redraw and IMPORTANT.search(text):  # also "<bar>INFO ... resuming from": a bar with no \r after it
+            self._flush_progress(force=True)
+            self._kept.append(text)
+            self._log.info(text)
+        elif redraw or PROGRESS.search(text):
+            self._progress = text
+            self._flush_progress(force=False)
+        else:
+            self._kept.append(text)  # compute logs and the returned text only
+
+    def _flush_progress(self, force: bool) -> None:
+        if self._progress is None or (not force and time.monotonic() - self._progress_at < self._every):
+            return
+        self._progress_at = time.monotonic()
+        self._kept.append(self._progress)
+        self._log.info(self._progress)
+        self._progress = None
+
+    @property
+    def done(self) -> bool:
+        """The output has ended (every process holding the pipe is gone or closed it)."""
+        return self._done
+
+    def text(self) -> str:
+        """The lines kept: every line but progress redraws, and the progress lines logged."""
+        return "\n".join(self._kept)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM recorded, not raised, while DVC is being stopped (Dagster may interrupt
+    again); the handlers come back afterwards. Main thread only (signals are its)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _proc_stat(pid: str) -> tuple[str, int, int] | None:
+    """(state, process group, session) of a process, from /proc; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0].decode(), int(fields[2]), int(fields[3])
+
+
+def _session(sid: int) -> set[int]:
+    """Live (not zombie) processes of session `sid`, or of process group `sid` where there is no /proc."""
+    if not os.path.isdir("/proc"):
+        try:
+            os.killpg(sid, 0)
+            return {sid}
+        except (ProcessLookupError, PermissionError):
+            return set()
+    found = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and (stat := _proc_stat(pid)) and stat[0] != "Z" and sid in (stat[1], stat[2]):
+            found.add(int(pid))
+    return found
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> bool:
+    """Send `sig` to the process group (and to any process of its session that left the group);
+    False when none is left."""
+    members = _session(pgid)
+    if not members:
+        return False
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+    for pid in members:
+        stat = _proc_stat(str(pid))
+        if stat and stat[1] != pgid:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+    return True
+
+
+def _wait_gone(proc: subprocess.Popen, pgid: int, output: _Output, timeout: float) -> bool:
+    """Wait up to `timeout` s for the session to empty, taking output meanwhile; True when it did."""
+    deadline = time.monotonic() + timeout
+    while True:
+        proc.poll()  # reap DVC itself: a zombie leader still holds the group
+        if not _session(pgid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        output.follow(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
+        if output.done:
+            time.sleep(0.05)
+
+
+def release_stale_locks(repo: Path, pids: set[int]) -> list[str]:
+    """Remove the entries of `pids` (stopped processes) from DVC's read/write lock file
+    (.dvc/tmp/rwlock), holding the lock DVC edits it under (.dvc/tmp/rwlock.lock, an flock taken
+    by zc.lockfile); returns 'PID n: path' for each removed entry.
+
+    What a killed DVC leaves: its repository lock (.dvc/tmp/lock) is an flock the kernel releases
+    with the process (the file stays, harmless), but rwlock keeps its entries; DVC drops entries
+    of PIDs that no longer exist (with a warning), which a recycled PID would defeat."""
+    tmp = repo / ".dvc" / "tmp"
+    path = tmp / "rwlock"
+    if not path.is_file() or not pids:
+        return []
+    removed: list[str] = []
+    with open(tmp / "rwlock.lock", "a+") as guard:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                fcntl.flock(guard.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return []  # another DVC is editing it; DVC drops dead PIDs' entries itself
+                time.sleep(0.1)
+        try:
+            try:
+                lock = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return []
+            for mode in ("read", "write"):
+                entries = lock.get(mode) or {}
+                for where in list(entries):
+                    infos = entries[where]
+                    listed = infos if isinstance(infos, list) else [infos]
+                    keep = [i for i in listed if int(i.get("pid", -1)) not in pids]
+                    removed += [f"PID {i.get('pid')}: {where}" for i in listed if i not in keep]
+                    if not keep:
+                        del entries[where]
+                    elif isinstance(infos, list):
+                        entries[where] = keep
+            if removed:
+                tmp_path = path.with_name(".rwlock.tmp")
+                tmp_path.write_text(json.dumps(lock), encoding="utf-8")
+                os.replace(tmp_path, path)
+        finally:
+            fcntl.flock(guard.fileno(), fcntl.LOCK_UN)
+    return removed
+
+
+def _cancel_summary(repo: Path, output: str, started: float, args: list[str]) -> str:
+    """'cancelled at step N of M ...' from what `spagan train` printed when it stopped, else from
+    the last line of a training log (train_log.jsonl in the `--out` folder of a stage's
+    `spagan train`) written during this command; else which DVC command was cancelled."""
+    if found := STOPPED.findall(output):
+        sig, step, total, ckpt = found[-1]
+        return (f"cancelled at step {step} of {total}: `spagan train` stopped on {sig} and wrote {ckpt}; "
+                f"the next materialization resumes from step {step}")
+    for work in _training_folders(repo):
+        log_path = work / "train_log.jsonl"
+        try:
+            if log_path.stat().st_mtime < started:
+                continue
+            lines = log_path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for line in reversed(lines):
+            try:
+                rec = json.loads(line)
+                step, total = int(rec["step"]), int(rec["total_steps"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            return (f"cancelled at step {step} of {total} (the last step in {log_path.relative_to(repo)}); "
+                    f"the next materialization resumes from the last checkpoint in {work.relative_to(repo)}")
+    return f"cancelled: `dvc {' '.join(args)}` stopped"
+
+
+def _training_folders(repo: Path) -> list[Path]:
+    """The `--out` folders of the `spagan train` commands in dvc.yaml's stages."""
+    try:
+        stages = (yaml.safe_load((repo / "dvc.yaml").read_text()) or {}).get("stages") or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    folders = []
+    for stage in stages.values():
+        cmds = stage.get("cmd") if isinstance(stage, dict) else None
+        for cmd in [cmds] if isinstance(cmds, str) else cmds or []:
+            words = str(cmd).split()
+            if "train" in words and "--out" in words[:-1] and any(w.endswith("spagan") for w in words):
+                folders.append(repo / words[words.index("--out") + 1])
+    return folders

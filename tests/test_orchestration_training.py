@@ -41,7 +41,7 @@ def test_training_asset_runs_dvc_and_records_lock_hashes(tmp_path):
     assert meta["params"]["train"]["max_steps"] == 4 and meta["device"].startswith(device)
     assert meta["git_commit"] == lineage["code"]["commit"] and len(meta["git_commit"]) == 40
     version = event.materialization.tags["dagster/data_version"]
-    # The run log holds DVC's (and spagan's) output, streamed.
+    # The run log holds the lines of DVC's (and spagan's) output that matter (all of it: the compute logs).
     logs = [e.user_message for e in instance.all_logs(result.run_id)]
     assert any("Running stage 'train'" in m for m in logs) and any("published models/spagan" in m for m in logs)
 

@@ -2,12 +2,20 @@
 
 Every run starts with spagan.training.preflight's check; `--dry-run` stops after it, so "would this run
 start?" has one answer.
+
+SIGINT or SIGTERM (Ctrl-C, `kill`, a cancelled Dagster run, a pod shut down) stops training after the
+step in progress: a checkpoint of that step is written (atomically) and the command exits with 128 +
+the signal number, so `--resume` continues where it stopped. A second signal interrupts at once
+(the last periodic checkpoint stays).
 """
 
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
+from types import FrameType
 
 from tqdm import tqdm
 
@@ -58,9 +66,49 @@ def run(args: argparse.Namespace) -> int:
                         img_s=f"{info['images_per_s']:.1f}", refresh=False)
         bar.update(1)
 
-    try:
-        result = train(cfg, args.data, args.out, device=args.device, resume=resume, on_progress=on_progress)
-    finally:
-        bar.close()
+    with StopSignals() as stop:
+        try:
+            result = train(cfg, args.data, args.out, device=args.device, resume=resume, on_progress=on_progress,
+                           should_stop=stop.asked)
+        finally:
+            bar.close()
     print(json.dumps(result_dict(result), indent=2))
-    return 0
+    if stop.signum is None:
+        return 0
+    name = signal.Signals(stop.signum).name
+    print(f"spagan train: stopped by {name} at step {result.steps} of {result.total_steps}; checkpoint "
+          f"{result.checkpoint} (run again with --resume to continue)", file=sys.stderr, flush=True)
+    return 128 + stop.signum
+
+
+class StopSignals:
+    """While entered (main thread only), the first SIGINT or SIGTERM is recorded for `asked()`, which
+    the training loop polls at every step; a second one raises KeyboardInterrupt. The previous
+    handlers come back on exit."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def asked(self) -> bool:
+        return self.signum is not None
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        # os.write, not print: the handler may run while tqdm is writing to sys.stderr, and a
+        # buffered stream refuses to be re-entered.
+        os.write(2, f"\nspagan train: {signal.Signals(signum).name} received: stopping after this step "
+                    f"(a second signal stops at once)\n".encode())
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)

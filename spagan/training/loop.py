@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -163,7 +164,17 @@ def _loader(run: RunState, files_a: list[Path], files_b: list[Path], dist_info: 
                           batch=t_cfg.batch_size, world=dist_info.world_size, rank=dist_info.rank)
     workers = loader_workers(t_cfg.num_workers, dev) if len(dataset) else 0  # nothing left: no workers
     return DataLoader(dataset, batch_size=t_cfg.batch_size, shuffle=False, drop_last=True, num_workers=workers,
-                      pin_memory=dev.type == "cuda", prefetch_factor=4 if workers else None)
+                      pin_memory=dev.type == "cuda", prefetch_factor=4 if workers else None,
+                      worker_init_fn=_ignore_stop_signals if workers else None)
+
+
+def _ignore_stop_signals(_worker_id: int) -> None:
+    """Loader workers ignore SIGINT and SIGTERM: a signal sent to the whole process group (Ctrl-C,
+    a cancelled Dagster run) is the training process's to handle, which stops after the step in
+    progress and checkpoints; a worker dying of it first would fail that step instead. Workers
+    still end with the training process (torch's watchdog) or on SIGKILL."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _run_steps(run: RunState, loader: DataLoader, ckpt_path: Path, log_path: Path, dist_info: DistInfo,
