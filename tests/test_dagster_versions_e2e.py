@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.dvc_project import dvc, git, set_params
-from tests.test_dagster_dev_e2e import _gql, _wait_for_location, dagster_dev  # noqa: F401  (fixture)
+from tests.dagster_server import dagster_dev_server, gql, wait_for_location
+from tests.dvc_project import dvc
 
 pytestmark = pytest.mark.slow  # about 4 minutes: a server start, a shell repro and sensor ticks (30 s each)
 WAIT_S = 240
@@ -37,7 +37,7 @@ PIPELINE = ("raw_images", "deduplicated_images", "validated_manifest", "trained_
 
 
 def _nodes(port: int) -> dict[str, dict]:
-    return {"/".join(n["assetKey"]["path"]): n for n in _gql(port, NODES)["assetNodes"]}
+    return {"/".join(n["assetKey"]["path"]): n for n in gql(port, NODES)["assetNodes"]}
 
 
 def _until(port: int, what: str, ok) -> dict[str, dict]:
@@ -74,7 +74,7 @@ def _screenshot(port: int, page: str, name: str) -> None:
 def _until_runs_end(port: int) -> list[dict]:
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
-        runs = _gql(port, RUNS)["runsOrError"]["results"]
+        runs = gql(port, RUNS)["runsOrError"]["results"]
         if all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs):
             return runs
         time.sleep(3)
@@ -82,18 +82,21 @@ def _until_runs_end(port: int) -> list[dict]:
 
 
 def _reload(port: int) -> None:
-    answer = _gql(port, RELOAD)["reloadRepositoryLocation"]
+    answer = gql(port, RELOAD)["reloadRepositoryLocation"]
     assert answer["locationOrLoadError"]["__typename"] == "RepositoryLocation", answer
 
 
-def test_shell_repro_is_recorded_checked_and_staleness_follows_dvc_status(dagster_dev):
-    port, repo, proc, log = dagster_dev
-    _wait_for_location(port, proc, log)
+@pytest.fixture
+def server(tmp_path):
     # A dataset that breaks a data check: the demo plants one broken file, 1 % allowed.
-    set_params(repo, {"data": {"max_quarantine_fraction": 0.01}})
-    git(repo, "commit", "-qam", "strict quarantine")
+    with dagster_dev_server(tmp_path, {"data": {"max_quarantine_fraction": 0.01}}) as s:
+        yield s
+
+
+def test_shell_repro_is_recorded_checked_and_staleness_follows_dvc_status(server):
+    port, repo = server.port, server.repo
+    wait_for_location(port, server.proc, server.log)
     dvc(repo, "repro")
-    _reload(port)  # params changed: the code versions are computed when the location loads
 
     # The sensor records all six from dvc.lock; the automation sensor runs every check on them. (When
     # a sensor tick falls between the shell's train and evaluate stages, the model is recorded

@@ -11,7 +11,6 @@ Kubernetes run launcher (dagster-k8s) gives its pod a GPU.
 
 import json
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 

@@ -148,6 +148,6 @@ def manifest_column_specs() -> list[dict[str, object]]:
     for name, column in ManifestModel.to_schema().columns.items():
         checks = [f"{c.name}({', '.join(repr(v) for v in (c.statistics or {}).values())})" for c in column.checks]
         dtype = str(column.dtype)
-        specs.append({"name": name, "type": "int" if dtype.startswith("int") else "string", "unique": bool(column.unique),
-                      "nullable": bool(column.nullable), "checks": checks})
+        specs.append({"name": name, "type": "int" if dtype.startswith("int") else "string",
+                      "unique": bool(column.unique), "nullable": bool(column.nullable), "checks": checks})
     return specs

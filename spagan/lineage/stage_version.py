@@ -85,4 +85,5 @@ def raw_source_version(repo: str | Path) -> str:
 def locked_raw_source_version(repo: str | Path, stage: str = "prepare") -> str:
     """The raw source's version as dvc.lock recorded it for the stage that prepared the data."""
     lock = read_stage_lock(Path(repo) / "dvc.lock", stage)
-    return json_digest({"raw_md5": lock["deps"].get(RAW_DIR), "source": (lock["params"].get("data") or {}).get("source", "")})
+    source = (lock["params"].get("data") or {}).get("source", "")
+    return json_digest({"raw_md5": lock["deps"].get(RAW_DIR), "source": source})
