@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from orchestration.dvc_resource import release_stale_locks
+from orchestration.dvc_stop import release_stale_locks
 from tests.dvc_project import ROOT, dvc, make_project, set_params
 
 # The step process's side: DvcCli.run inside Dagster's interrupt handling (as a step runs user code).
