@@ -24,7 +24,7 @@ from orchestration.dvc_resource import DvcCli
 from orchestration.provenance import DATA_VERSION_TAG, USER_PROVIDED_TAG
 from spagan.core.errors import SpaganError
 from spagan.lineage.dvcfiles import read_stage_lock
-from spagan.lineage.stage_version import raw_source_version
+from spagan.lineage.stage_version import raw_source_signature, raw_source_version
 
 DATA_ASSETS = ("raw_images", "deduplicated_images", "validated_manifest")
 
@@ -42,10 +42,24 @@ def _observed_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> str | N
     return records[0].asset_observation.tags.get(DATA_VERSION_TAG) if records else None
 
 
+# repo -> (signature, version): the sensor runs every 30 s in a long-lived code server, and a raw
+# zip of several GB is re-hashed only when a file's size or modification time changed
+_RAW_VERSIONS: dict[str, tuple[str, str]] = {}
+
+
+def _raw_version(repo) -> str:
+    signature = raw_source_signature(repo)
+    cached = _RAW_VERSIONS.get(str(repo))
+    if cached is None or cached[0] != signature:
+        cached = (signature, raw_source_version(repo))
+        _RAW_VERSIONS[str(repo)] = cached
+    return cached[1]
+
+
 def raw_source_event(instance: dg.DagsterInstance, repo) -> dg.AssetObservation | None:
     """An observation of the raw source when its version (DVC's md5 of data/raw and data.source)
     differs from the last one recorded; None when unchanged."""
-    version = raw_source_version(repo)
+    version = _raw_version(repo)
     if _observed_version(instance, RAW_SOURCE) == version:
         return None
     return dg.AssetObservation(RAW_SOURCE, metadata=raw_source_metadata(repo),

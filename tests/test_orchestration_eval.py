@@ -3,6 +3,7 @@ project copy with tiny params; its trace metadata against dvc.lock, the regressi
 feature cache, the eager automation and the definitions (schedule cron from params)."""
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -231,3 +232,22 @@ def test_kid_with_weights_and_feature_cache_on_forced_reevaluation(project, tmp_
     cache1, cache2 = first["feature_cache"], second["feature_cache"]
     assert cache2["misses"] == 0 and cache2["hits"] == cache1["hits"] + cache1["misses"]
     assert (repo / "runs" / "eval_feature_cache").is_dir()  # shared with the DVC evaluate stage
+
+
+def test_a_do_nothing_model_is_a_regression_against_the_trained_demo():
+    """The check's thresholds against the committed yardstick rows (benchmarks/yardstick_baselines.py):
+    after the README's trained model, the input returned unchanged or a constant generator is
+    flagged in both directions, on the offline scores alone (KID unavailable)."""
+    rows = {r["row"]: r for r in json.loads(Path("benchmarks/results/yardstick_baselines.json").read_text())["rows"]}
+
+    def as_metadata(row: dict) -> dict:
+        return {f"{d}_{key}": row.get(f"{key}_{d}") for d in ("a2b", "b2a") for key, _, _, _ in LIMITS}
+
+    trained = as_metadata(rows.pop("model"))
+    nothing = [name for name in rows if name.startswith(("input_as_output", "constant"))]
+    assert len(nothing) >= 2, sorted(rows)
+    for name in nothing:
+        problems, _ = find_regressions(trained, as_metadata(rows[name]), LIMITS)
+        flagged = {p.split(":")[0] for p in problems}
+        assert {"a2b_object_translation", "b2a_object_translation"} <= flagged, (name, problems)
+    assert find_regressions(trained, trained, LIMITS)[0] == []  # the model against itself: nothing

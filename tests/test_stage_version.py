@@ -9,6 +9,7 @@ from orchestration import provenance
 from spagan.lineage.stage_version import (
     locked_code_version,
     locked_raw_source_version,
+    raw_source_signature,
     raw_source_version,
     stage_code_deps,
     stage_code_version,
@@ -58,7 +59,9 @@ def test_code_version_changes_exactly_when_dvc_status_does(tmp_path):
 
     # A file added to the raw source: the raw version moves, the code version does not.
     set_params(repo, {"data": {"phash_threshold": 6}})
-    before = raw_source_version(repo)
+    before, signature = raw_source_version(repo), raw_source_signature(repo)
+    assert raw_source_signature(repo) == signature  # stable while nothing changes
     (repo / "data" / "raw" / "extra.png").write_bytes(b"not an image")
     assert raw_source_version(repo) != before == locked_raw_source_version(repo)
+    assert raw_source_signature(repo) != signature  # the poller's cheap signature sees it too
     assert "prepare" in _changed(repo)

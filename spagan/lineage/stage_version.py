@@ -82,6 +82,18 @@ def raw_source_version(repo: str | Path) -> str:
     return json_digest({"raw_md5": path_md5(raw), "source": source})
 
 
+def raw_source_signature(repo: str | Path) -> str:
+    """A cheap stand-in for raw_source_version: the path, size and modification time of every file
+    under data/raw and data.source, no bytes read. Unchanged signature, unchanged version (what a
+    poller uses to skip re-hashing a large source, as DVC's own state cache does)."""
+    repo = Path(repo)
+    raw = repo / RAW_DIR
+    stats = sorted((str(f.relative_to(raw)), f.stat().st_size, f.stat().st_mtime_ns)
+                   for f in raw.rglob("*") if f.is_file()) if raw.is_dir() else []
+    source = (_params_sections(repo, ["data"])["data"] or {}).get("source", "")
+    return json_digest({"files": stats, "source": source})
+
+
 def locked_raw_source_version(repo: str | Path, stage: str = "prepare") -> str:
     """The raw source's version as dvc.lock recorded it for the stage that prepared the data."""
     lock = read_stage_lock(Path(repo) / "dvc.lock", stage)
