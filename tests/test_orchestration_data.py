@@ -100,3 +100,16 @@ def test_data_assets_run_the_prepare_stage_and_checks_read_its_outputs(tmp_path)
     assert not result.success
     failure = result.get_step_failure_events()[0].event_specific_data.error.message
     assert "min_images_per_split" in failure
+
+
+def test_a_check_that_cannot_run_fails_and_says_why(tmp_path):
+    """No prepared data at all (a check launched before anything was made): every data check fails
+    with the missing file named, none raises."""
+    resources = {"data_paths": DataPaths(root=str(tmp_path / "data")), "dvc": DvcCli(repo=str(tmp_path))}
+    result = dg.materialize([prepared_data, *CHECKS], resources=resources,
+                            selection=dg.AssetSelection.checks(*CHECKS), raise_on_error=False)
+    evaluations = result.get_asset_check_evaluations()  # (the blocking ones fail the run, as they should)
+    assert len(evaluations) == 4 and not any(e.passed for e in evaluations)
+    for e in evaluations:
+        assert e.description.startswith("cannot run: ") and "not found" in e.description, e.description
+        assert str(tmp_path / "data") in e.metadata["cannot_run"].value
