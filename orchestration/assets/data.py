@@ -22,6 +22,7 @@ import pandas as pd
 from orchestration.assets.data_metadata import PREPARE_STAGE, RAW_SOURCE_NAME, data_materializations
 from orchestration.dvc_resource import DvcCli
 from orchestration.provenance import definition_code_version
+from spagan.config import load_config
 from spagan.core.errors import SpaganError
 from spagan.data.schema import MANIFEST_COLUMNS, read_table
 from spagan.lineage.dvcfiles import RAW_DIR
@@ -55,8 +56,6 @@ with warnings.catch_warnings():  # observable source assets are "beta" in Dagste
 
 def raw_source_metadata(repo: Path) -> dict:
     """What the raw source observation shows: where it is and what data.source names."""
-    from spagan.config import load_config
-
     source = load_config(repo / "params.yaml").data.source
     return {"raw_dir": dg.MetadataValue.path(str(repo / RAW_DIR)), "source": source or "demo domains"}
 
