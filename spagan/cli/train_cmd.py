@@ -7,6 +7,10 @@ SIGINT or SIGTERM (Ctrl-C, `kill`, a cancelled Dagster run, a pod shut down) sto
 step in progress: a checkpoint of that step is written (atomically) and the command exits with 128 +
 the signal number, so `--resume` continues where it stopped. A second signal interrupts at once
 (the last periodic checkpoint stays).
+
+With train.eval_every > 0 the command wires the evaluation callback (spagan.evaluation.
+training_eval) into the loop, which knows no evaluation code: every eval_every epochs it scores
+the first train.eval_images test images per direction and keeps eval_curve.csv and best.pt.
 """
 
 import argparse
@@ -55,6 +59,11 @@ def run(args: argparse.Namespace) -> int:
     from spagan.training.loop import result_dict, train
 
     resume = {"strict": True, "auto": "auto", None: False}[args.resume]
+    evaluator = None
+    if cfg.train.eval_every and os.environ.get("RANK", "0") == "0":  # only the main process evaluates
+        from spagan.evaluation.training_eval import TrainingEvaluator
+
+        evaluator = TrainingEvaluator(cfg, args.data, device=args.device)
     # In a log (DVC, Dagster, CI) redraw rarely: every redraw is a line in the file.
     bar = tqdm(desc="train", unit="step", dynamic_ncols=True, mininterval=0.2 if sys.stderr.isatty() else 30)
 
@@ -69,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     with StopSignals() as stop:
         try:
             result = train(cfg, args.data, args.out, device=args.device, resume=resume, on_progress=on_progress,
-                           should_stop=stop.asked)
+                           should_stop=stop.asked, evaluator=evaluator)
         finally:
             bar.close()
     print(json.dumps(result_dict(result), indent=2))

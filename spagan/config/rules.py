@@ -101,6 +101,17 @@ def cron(value: Any) -> str | None:
     return None
 
 
+# What evaluation during training scores (each the mean over both directions), the measures
+# train.select_by may name: spagan.evaluation.training_eval computes exactly these.
+SELECTABLE = ("object_translation", "object_domain_probability", "offline_mmd_x100", "background_l1",
+              "attention_auc", "success_share", "kid_x100")
+
+
+def selectable(value: Any) -> str | None:
+    """train.select_by names a measure evaluation during training computes."""
+    return None if value in SELECTABLE else "must be one of " + ", ".join(SELECTABLE)
+
+
 POSITIVE = in_range(0, low_open=True)
 SEED = in_range(0, 2**32 - 1)  # numpy refuses negative seeds, torch.manual_seed those past 64 bits
 AT_LEAST_0 = in_range(0)
@@ -155,6 +166,11 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "train.channels_last": (),
     "train.fuse_passes": (),
     "train.compile": (),
+    "train.eval_every": (AT_LEAST_0,),  # 0: no evaluation during training
+    "train.eval_images": (in_range(2),),  # the distribution score needs two images per set
+    "train.select_by": (selectable,),
+    "train.select_mode": (),
+    "train.publish": (),
     "eval.seed": (SEED,),
     "eval.inception_weights": (inception_choice,),
     "eval.weights_dir": (),  # "" = torch hub's cache
@@ -223,7 +239,16 @@ def _demo_size(cfg: Config) -> Problem:
     return None
 
 
-CROSS_RULES: tuple[Callable[[Config], Any], ...] = (_image_size, _load_size, _schedule, _pixels, _demo_size)
+def _publish(cfg: Config) -> Problem:
+    t = cfg.train
+    if t.publish == "best" and not t.eval_every:
+        return ("train.publish", t.publish,
+                "must be last while train.eval_every is 0 (no evaluation during training picks a best checkpoint)")
+    return None
+
+
+CROSS_RULES: tuple[Callable[[Config], Any], ...] = (_image_size, _load_size, _schedule, _pixels, _demo_size,
+                                                   _publish)
 
 
 def show(value: Any) -> str:

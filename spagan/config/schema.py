@@ -69,6 +69,12 @@ class TrainConfig:
     channels_last: Literal["auto", "on", "off"] = "auto"
     fuse_passes: Literal["auto", "on", "off"] = "auto"
     compile: Literal["on", "off"] = "off"
+    # Evaluation during training (spagan.evaluation.training_eval, wired by `spagan train`):
+    eval_every: int = 0  # epochs between evaluations (0: off)
+    eval_images: int = 16  # test images per direction scored at each evaluation (the first, sorted)
+    select_by: str = "object_translation"  # the measure that picks best.pt (mean over both directions)
+    select_mode: Literal["max", "min"] = "max"  # whether a higher or a lower select_by is better
+    publish: Literal["last", "best"] = "last"  # the checkpoint `lineage publish` publishes
 
 
 @dataclass(frozen=True)

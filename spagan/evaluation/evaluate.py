@@ -180,18 +180,27 @@ def _kid(fake_features: np.ndarray, real_features: np.ndarray, eval_cfg: EvalCon
             "n_real": len(real_features)}
 
 
-def _direction(name: str, translator: Translator, data_dir: Path, out_dir: Path, eval_cfg: EvalConfig,
-               scorers: Scorers) -> dict[str, Any]:
-    """All metrics and the gallery for one direction: translate the source test images batch by
-    batch, score each against its mask, keep the gallery rows, then KID and the classifier's share."""
+def target_references(data_dir: Path, name: str, size: int) -> tuple[list[ObjectStats], np.ndarray]:
+    """What direction `name`'s translations are compared with: the real target test objects and features."""
+    return _target_objects(data_dir, DIRECTIONS[name][1], size)
+
+
+def direction_scores(name: str, translator: Translator, data_dir: Path, eval_cfg: EvalConfig, scorers: Scorers, *,
+                     out_dir: Path | None = None, limit: int | None = None,
+                     targets: tuple[list[ObjectStats], np.ndarray] | None = None) -> dict[str, Any]:
+    """All metrics of one direction (and its gallery, under out_dir when given): translate the
+    source test images batch by batch (the first `limit`, sorted, when given), score each against
+    its mask, keep the gallery rows, then KID and the classifiers' shares. `targets`: the
+    direction's target_references, when the caller keeps them between calls."""
     src_name, tgt_name, target = DIRECTIONS[name]
     src_dir, tgt_dir = data_dir / src_name, data_dir / tgt_name
-    paths = list_images(src_dir)
+    paths = list_images(src_dir)[:limit]
     if not paths:
         raise SpaganError(f"{src_dir}: no test images")
     size, bs = translator.image_size, max(1, eval_cfg.batch_size)
     rng = np.random.default_rng([eval_cfg.seed, list(DIRECTIONS).index(name)])
-    pick = {int(i) for i in rng.choice(len(paths), min(eval_cfg.gallery_size, len(paths)), replace=False)}
+    pick = ({int(i) for i in rng.choice(len(paths), min(eval_cfg.gallery_size, len(paths)), replace=False)}
+            if out_dir is not None else set())
 
     tally = _Tally(Yardstick(target, scorers.object_classifier, scorers.classifier))
     for start in range(0, len(paths), bs):
@@ -207,8 +216,8 @@ def _direction(name: str, translator: Translator, data_dir: Path, out_dir: Path,
             # keyed by the translation's bytes: an unchanged model on unchanged data hits the cache
             tally.fake_features.append(_features(scorers.extractor, fakes, scorers.cache, None, bs))
 
-    gallery_path = out_dir / GALLERY_DIR / f"{name}.png"
     if tally.gallery:
+        gallery_path = out_dir / GALLERY_DIR / f"{name}.png"
         write_gallery(gallery_path, *(list(t) for t in zip(*tally.gallery)))
 
     result: dict[str, Any] = {"source": src_name, "target": tgt_name, "n_images": len(paths)}
@@ -220,15 +229,15 @@ def _direction(name: str, translator: Translator, data_dir: Path, out_dir: Path,
     result["n_masks"] = len(tally.in_mask)
     result["attention_in_mask"] = nanmean(tally.in_mask)
     result["attention_auc"] = nanmean(tally.auc)
-    target_objects, target_features = _target_objects(data_dir, tgt_name, size)
+    target_objects, target_features = targets or _target_objects(data_dir, tgt_name, size)
     result.update(tally.yardstick.result(target_objects, target_features, subsets=eval_cfg.kid_subsets,
                                          subset_size=eval_cfg.kid_subset_size, seed=eval_cfg.seed))
-    result["gallery"] = str(gallery_path.relative_to(out_dir)) if tally.gallery else None
+    result["gallery"] = f"{GALLERY_DIR}/{name}.png" if tally.gallery else None
     result["gallery_files"] = [paths[i].relative_to(src_dir).as_posix() for i in sorted(pick)]
     return result
 
 
-def _domain_classifier(data_dir: Path, seed: int) -> tuple[DomainClassifier | None, dict[str, Any]]:
+def domain_classifier(data_dir: Path, seed: int) -> tuple[DomainClassifier | None, dict[str, Any]]:
     """The whole-image domain classifier (trainA vs trainB), or None and why not."""
     if not ((data_dir / "trainA").is_dir() and (data_dir / "trainB").is_dir()):
         return None, {"status": "unavailable",
@@ -239,7 +248,7 @@ def _domain_classifier(data_dir: Path, seed: int) -> tuple[DomainClassifier | No
                         "holdout_accuracy": nanmean([classifier.holdout_accuracy])}
 
 
-def _object_classifier(data_dir: Path, seed: int) -> tuple[DomainClassifier | None, dict[str, Any]]:
+def object_classifier(data_dir: Path, seed: int) -> tuple[DomainClassifier | None, dict[str, Any]]:
     """The object-crop domain classifier (trainA vs trainB objects under their masks), or None and why not."""
     if not ((data_dir / "trainA").is_dir() and (data_dir / "trainB").is_dir()):
         return None, {"status": "unavailable", "reason": f"{data_dir} has no trainA/ and trainB/"}
@@ -302,8 +311,8 @@ def evaluate(
         log.warning("KID not computed: %s", exc)
         kid_status = {"status": "unavailable", "reason": exc.reason, "fix": exc.fix}
 
-    classifier, clf_info = _domain_classifier(data_dir, eval_cfg.seed)
-    object_classifier, object_clf_info = _object_classifier(data_dir, eval_cfg.seed)
+    classifier, clf_info = domain_classifier(data_dir, eval_cfg.seed)
+    object_clf, object_clf_info = object_classifier(data_dir, eval_cfg.seed)
 
     metrics: dict[str, Any] = {
         "checkpoint": {"path": str(checkpoint), "sha256": translator.checkpoint_sha256},
@@ -327,9 +336,9 @@ def evaluate(
                                    " the generator's own output before any blend)",
         },
     }
-    scorers = Scorers(classifier, object_classifier, extractor, cache, kid_status)
+    scorers = Scorers(classifier, object_clf, extractor, cache, kid_status)
     for name in DIRECTIONS:
-        metrics[name] = _direction(name, translator, data_dir, out_dir, eval_cfg, scorers)
+        metrics[name] = direction_scores(name, translator, data_dir, eval_cfg, scorers, out_dir=out_dir)
     metrics["run"] = {
         "seconds": round(time.perf_counter() - t0, 3),
         "device": str(translator.device),

@@ -5,6 +5,7 @@
   config.yaml       the resolved config of this run
   train_log.jsonl   one JSON line per logged step: losses, learning rate, images/s
   metrics.json      final training metrics (written at the end)
+  eval_curve.csv, best.pt, best.json   with an evaluator and train.eval_every > 0 (spagan/training/selection.py)
 
 The run's state (networks, optimisers, pools, schedule) and its checkpoint format live in
 spagan/training/state.py; this file is the loop around it.
@@ -51,6 +52,7 @@ from spagan.training.state import (
     resume_run,
     schedule_length,
 )
+from spagan.training.selection import EvalDuringTraining, Evaluator
 from spagan.training.step import LOSS_NAMES, NonFiniteLoss, SpaGanStep, non_finite
 
 __all__ = ["TrainResult", "build_trainables", "lr_factor", "result_dict", "schedule_length", "train"]
@@ -73,6 +75,7 @@ class TrainResult:
     device: str
     seconds: float
     losses: dict[str, float]
+    best: dict[str, Any] | None = None  # best.json's record (evaluation during training), if any
 
 
 def train(
@@ -84,6 +87,7 @@ def train(
     resume: bool | Literal["auto"] = False,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    evaluator: Evaluator | None = None,
 ) -> TrainResult:
     """Train SPA-GAN (or CycleGAN with model.attention=false, train.lambda_fm=0) on data_dir's
     trainA/ and trainB/, writing checkpoints and logs to out_dir.
@@ -91,7 +95,9 @@ def train(
     resume: False starts fresh; True continues from out_dir/checkpoint.pt (error if its model/
     train config differs); "auto" continues when a matching checkpoint exists, else starts fresh.
     should_stop() is polled at every step and, when it returns True, ends training after that
-    step (with a checkpoint); on_progress(info) is called after every step.
+    step (with a checkpoint); on_progress(info) is called after every step. evaluator (with
+    train.eval_every > 0) scores the networks every eval_every epochs and at the end, keeping
+    eval_curve.csv and the best checkpoint (spagan.training.selection); it never changes the weights.
     """
     files_a, files_b = _training_files(cfg, data_dir)
     dev, dist_info = _join_processes(pick_device(device))
@@ -106,18 +112,27 @@ def train(
     if dist_info.is_main:
         _start_log(log_path, run.step)
         save_config(cfg, out_dir / "config.yaml")
+    evals = None
+    # Every process decides when evaluations are due (their checkpoints are collectives); only the
+    # main one is handed the evaluator.
+    if cfg.train.eval_every and (evaluator is not None or not dist_info.is_main):
+        evals = EvalDuringTraining(evaluator, cfg, out_dir, run.steps_per_epoch, run.total, is_main=dist_info.is_main)
+        evals.resume(run.step)
+        if evals.pending(run.step):  # stopped while evaluating: that evaluation first
+            evals.run(run.nets, run.step, dev)
 
     started = time.perf_counter()
     log.info("training on %s: %d+%d images, %d steps (%d per epoch), device %s, %d process(es)",
              data_dir, len(files_a), len(files_b), run.total, run.steps_per_epoch, dev, dist_info.world_size)
     loader = _loader(run, files_a, files_b, dist_info)
-    losses = _run_steps(run, loader, ckpt_path, log_path, dist_info, on_progress, should_stop)
+    losses = _run_steps(run, loader, ckpt_path, log_path, dist_info, on_progress, should_stop, evals)
 
     if run.step == 0:  # no step to train (total == 0): still leave a checkpoint
         _save(run, ckpt_path, dist_info)
     digests = gather_strings(weights_digest(run.modules), dist_info)  # equal when ranks stayed in sync
     shutdown(dist_info)
-    return _finish(run, out_dir, losses, resumed_from, digests, dist_info, time.perf_counter() - started)
+    return _finish(run, out_dir, losses, resumed_from, digests, dist_info, time.perf_counter() - started,
+                   None if evals is None else evals.best)
 
 
 def _training_files(cfg: Config, data_dir: str | Path) -> tuple[list[Path], list[Path]]:
@@ -179,7 +194,7 @@ def _ignore_stop_signals(_worker_id: int) -> None:
 
 def _run_steps(run: RunState, loader: DataLoader, ckpt_path: Path, log_path: Path, dist_info: DistInfo,
                on_progress: Callable[[dict[str, Any]], None] | None,
-               should_stop: Callable[[], bool] | None) -> dict[str, float]:
+               should_stop: Callable[[], bool] | None, evals: EvalDuringTraining | None) -> dict[str, float]:
     """Train over `loader`, logging and checkpointing; returns the last step's losses."""
     t_cfg, dev = run.cfg.train, run.device
     run_step = SpaGanStep(run.nets, run.cfg.model, t_cfg, run.opt_G, run.opt_D, run.pool_A, run.pool_B,
@@ -213,8 +228,13 @@ def _run_steps(run: RunState, loader: DataLoader, ckpt_path: Path, log_path: Pat
             if on_progress is not None:
                 on_progress(info)
             stop_now = run.step >= run.total or stop_asked
-            if run.step % t_cfg.checkpoint_every == 0 or stop_now:
+            # An evaluation follows its step's checkpoint (see selection.py); a stop asked for
+            # skips it, and the resumed run evaluates that step first.
+            evaluate = evals is not None and evals.due(run.step) and not stop_asked
+            if run.step % t_cfg.checkpoint_every == 0 or stop_now or evaluate:
                 _save(run, ckpt_path, dist_info)
+            if evaluate:
+                evals.run(run.nets, run.step, dev)
             if stop_now:
                 break
     return losses
@@ -228,17 +248,19 @@ def _save(run: RunState, ckpt_path: Path, dist_info: DistInfo) -> None:
 
 
 def _finish(run: RunState, out_dir: Path, losses: dict[str, float], resumed_from: int, digests: list[str],
-            dist_info: DistInfo, seconds: float) -> TrainResult:
+            dist_info: DistInfo, seconds: float, best: dict[str, Any] | None = None) -> TrainResult:
     """Write metrics.json (main process) and return the result."""
     if not losses and (out_dir / METRICS_NAME).exists():  # nothing left to train: keep the record
         metrics_prev = json.loads((out_dir / METRICS_NAME).read_text(encoding="utf-8"))
         losses = {k[5:]: v for k, v in metrics_prev.items() if k.startswith("loss_")}
     result = TrainResult(steps=run.step, total_steps=run.total, finished=run.step >= run.total,
                          resumed_from=resumed_from, checkpoint=out_dir / CHECKPOINT_NAME, device=str(run.device),
-                         seconds=seconds, losses=losses)
+                         seconds=seconds, losses=losses, best=best)
     metrics = {"steps": run.step, "total_steps": run.total, "finished": result.finished, "device": str(run.device),
                "processes": dist_info.world_size, "weights_digest_per_rank": digests,
                "seconds_this_run": round(seconds, 3), **{f"loss_{k}": v for k, v in losses.items()}}
+    if best is not None:
+        metrics["best"] = best
     if dist_info.is_main:
         atomic_write_bytes(out_dir / METRICS_NAME, json.dumps(metrics, indent=2).encode())
     return result

@@ -180,12 +180,17 @@ def resume_run(run: RunState, ckpt_path: Path, resume: bool | Literal["auto"]) -
     return run.step
 
 
+WATCH_KEYS = ("max_steps", "checkpoint_every", "log_every", "num_workers", "eval_every", "eval_images", "select_by",
+              "select_mode", "publish")
+
+
 def trained_sections(cfg: Config) -> dict[str, Any]:
     """The config sections a checkpoint must match to be resumed (data/eval may differ)."""
     d = cfg.to_dict()
     train = dict(d["train"])
-    # Stopping points and bookkeeping may change between resumes without changing the model.
-    for key in ("max_steps", "checkpoint_every", "log_every", "num_workers"):
+    # Stopping points, bookkeeping and watching (evaluation during training, which checkpoint is
+    # published) may change between resumes without changing the model.
+    for key in WATCH_KEYS:
         train.pop(key)
     return {"model": d["model"], "train": train}
 

@@ -1,0 +1,95 @@
+"""The evaluation callback of a training run (`spagan train` hands it to the loop, which calls it
+every train.eval_every epochs: see spagan/training/selection.py).
+
+It scores the networks as they are, with the offline measures of `spagan evaluate` (the same
+code: spagan.evaluation.evaluate.direction_scores) on a fixed slice of the test split (the first
+train.eval_images images of testA/ and testB/, sorted), and KID where the Inception weights are
+already on disk (it never downloads during training). What does not change during a run (the
+domain classifiers, fitted on trainA/ trainB/; the real target objects and features; the test
+images) is computed once, when the callback is built; each call copies the training weights
+into its own networks, so the training networks are never touched (nor their train/eval mode).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spagan.config import Config
+from spagan.config.rules import SELECTABLE
+from spagan.core.errors import SpaganError
+from spagan.core.layout import DIRECTIONS
+from spagan.evaluation.evaluate import (
+    Scorers,
+    direction_scores,
+    domain_classifier,
+    object_classifier,
+    target_references,
+)
+from spagan.evaluation.metrics.features import FeatureCache, WeightsUnavailable, load_inception
+from spagan.inference.translator import Translator
+from spagan.models import Networks, build_networks
+
+log = logging.getLogger(__name__)
+
+
+class TrainingEvaluator:
+    """Callable(networks, step) -> {measure: mean over both directions, "a2b_<measure>": ..., ...}
+    for every measure in spagan.config.rules.SELECTABLE (None where unavailable)."""
+
+    def __init__(self, cfg: Config, data_dir: str | Path, *, device: str = "auto", cache_dir: str | Path | None = None):
+        started = time.perf_counter()
+        self.cfg, self.data_dir = cfg, Path(data_dir)
+        for split in ("testA", "testB"):
+            if not (self.data_dir / split).is_dir():
+                raise SpaganError(f"{self.data_dir / split}: folder not found (train.eval_every > 0 evaluates "
+                                  f"on testA/ and testB/; set train.eval_every=0 to train without)")
+        self.translator = Translator(cfg, build_networks(cfg.model).state_dicts(), device)
+        self.limit = cfg.train.eval_images
+        self.scorers = Scorers(domain_classifier(self.data_dir, cfg.eval.seed)[0],
+                               object_classifier(self.data_dir, cfg.eval.seed)[0], *self._kid_parts(cache_dir))
+        size = self.translator.image_size
+        self.targets = {d: target_references(self.data_dir, d, size) for d in DIRECTIONS}
+        log.info("evaluation during training: the first %d test images per direction, every %d epochs "
+                 "(set up in %.1f s; KID %s)", self.limit, cfg.train.eval_every, time.perf_counter() - started,
+                 "on" if self.scorers.extractor is not None else "off: no Inception weights on disk")
+
+    def _kid_parts(self, cache_dir: str | Path | None) -> tuple[Any, Any, dict[str, str] | None]:
+        e = self.cfg.eval
+        try:
+            extractor = load_inception(e.inception_weights, e.weights_dir, device=str(self.translator.device),
+                                       download=False, url=e.weights_url)
+        except WeightsUnavailable as exc:
+            return None, None, {"status": "unavailable", "reason": exc.reason, "fix": exc.fix}
+        folder = Path(cache_dir) if cache_dir else self.data_dir.parent / ".eval_feature_cache"
+        return extractor, FeatureCache(folder, extractor.cache_namespace), None
+
+    def __call__(self, nets: Networks, step: int) -> dict[str, float | None]:
+        """The scores of `nets` (their current weights) at training step `step`."""
+        own = self.translator.nets.by_name()
+        for name, module in nets.by_name().items():
+            own[name].load_state_dict(module.state_dict())  # copies onto the translator's device
+        per_direction = {d: direction_scores(d, self.translator, self.data_dir, self.cfg.eval, self.scorers,
+                                             limit=self.limit, targets=self.targets[d]) for d in DIRECTIONS}
+        return flat_scores(per_direction)
+
+
+def flat_scores(per_direction: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """{measure, a2b_measure, b2a_measure} for every selectable measure of direction_scores' results
+    (KID's mean where it was computed); the mean is None unless both directions have the measure."""
+    out: dict[str, float | None] = {}
+    for measure in SELECTABLE:
+        values = []
+        for d, result in per_direction.items():
+            value = result.get(measure)
+            if isinstance(value, dict):  # kid_x100: {"mean", "std", ...} or {"status": "unavailable", ...}
+                value = value.get("mean")
+            value = None if value is None or not np.isfinite(value) else float(value)
+            out[f"{d}_{measure}"] = value
+            values.append(value)
+        out[measure] = None if None in values else float(np.mean(values))
+    return out

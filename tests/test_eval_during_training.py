@@ -1,0 +1,129 @@
+"""Evaluation during training: the curve, the best checkpoint, resume, and weights left alone."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from spagan.config import ConfigError, load_config
+from spagan.data.demo import generate_demo
+from spagan.evaluation.training_eval import TrainingEvaluator, flat_scores
+from spagan.models.checkpoint import load_checkpoint
+from spagan.training.loop import train
+from spagan.training.selection import BEST_NAME, BEST_RECORD_NAME, EVAL_CURVE_NAME, read_curve
+from tests.conftest import ROOT, TINY_OVERRIDES
+
+# 6 images per domain, batch 1: 6 steps per epoch; 2 + 1 epochs; an evaluation every epoch.
+WATCHED = [*TINY_OVERRIDES, "train.epochs=2", "train.epochs_decay=1", "train.eval_every=1", "train.eval_images=3"]
+
+
+@pytest.fixture(scope="module")
+def masked_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo domains in miniature: masks and counterparts, so object translation is scored."""
+    return generate_demo(tmp_path_factory.mktemp("demo"), size=32, train_per_domain=6, test_per_domain=3,
+                         planted_duplicates=0, planted_broken=0).root
+
+
+def _cfg(*extra: str):
+    return load_config(ROOT / "params.yaml", [*WATCHED, *extra])
+
+
+def _digest(run: Path) -> str:
+    return json.loads((run / "metrics.json").read_text())["weights_digest_per_rank"][0]
+
+
+def _curve(run: Path) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in read_curve(run / EVAL_CURVE_NAME)]
+
+
+@pytest.fixture(scope="module")
+def watched_run(masked_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cfg = _cfg()
+    out = tmp_path_factory.mktemp("watched")
+    train(cfg, masked_data, out, device="cpu", evaluator=TrainingEvaluator(cfg, masked_data, device="cpu"))
+    return out
+
+
+def test_one_row_per_evaluation_and_the_best_checkpoint_is_the_best_row(watched_run: Path) -> None:
+    rows = read_curve(watched_run / EVAL_CURVE_NAME)
+    assert [r["step"] for r in rows] == [6, 12, 18]  # every epoch's end; the last is the last step
+    assert [r["epoch"] for r in rows] == [0, 1, 2]
+    assert all(r["object_translation"] is not None and r["a2b_attention_auc"] is not None for r in rows)
+    best_row = max(rows, key=lambda r: r["object_translation"])
+    record = json.loads((watched_run / BEST_RECORD_NAME).read_text())
+    assert record["step"] == best_row["step"] and record["score"] == pytest.approx(best_row["object_translation"])
+    best = load_checkpoint(watched_run / BEST_NAME)
+    assert best["step"] == best_row["step"] and set(best) == {"networks", "config", "step", "selection"}
+    assert json.loads((watched_run / "metrics.json").read_text())["best"] == record
+    # best.pt holds the weights of its step: equal to the final ones only when the best is the last row
+    last = load_checkpoint(watched_run / "checkpoint.pt")
+    same = all(torch.equal(best["networks"]["G"][k], v) for k, v in last["networks"]["G"].items())
+    assert same == (best_row["step"] == 18)
+
+
+def test_evaluation_never_changes_the_weights(watched_run: Path, masked_data: Path, tmp_path: Path) -> None:
+    train(_cfg("train.eval_every=0"), masked_data, tmp_path / "plain", device="cpu")
+    assert _digest(tmp_path / "plain") == _digest(watched_run)
+    assert not (tmp_path / "plain" / EVAL_CURVE_NAME).exists()
+
+
+def test_select_mode_min_picks_the_lowest(masked_data: Path, watched_run: Path, tmp_path: Path) -> None:
+    cfg = _cfg("train.select_by=offline_mmd_x100", "train.select_mode=min")
+    train(cfg, masked_data, tmp_path, device="cpu", evaluator=TrainingEvaluator(cfg, masked_data, device="cpu"))
+    rows = read_curve(tmp_path / EVAL_CURVE_NAME)
+    assert _curve(tmp_path) == _curve(watched_run)  # the same run, scored the same
+    assert json.loads((tmp_path / BEST_RECORD_NAME).read_text())["step"] == min(
+        rows, key=lambda r: r["offline_mmd_x100"])["step"]
+
+
+def test_a_stopped_run_resumes_with_its_curve_and_best(masked_data: Path, watched_run: Path, tmp_path: Path) -> None:
+    """Stopped at step 12 (an evaluation step: the stop skips it), resumed: step 12 is evaluated
+    first, and the curve, best and weights equal the uninterrupted run's."""
+    cfg = _cfg()
+    evaluator = TrainingEvaluator(cfg, masked_data, device="cpu")
+    steps = []
+    first = train(cfg, masked_data, tmp_path, device="cpu", evaluator=evaluator,
+                  on_progress=lambda info: steps.append(info["step"]), should_stop=lambda: len(steps) >= 11)
+    assert first.steps == 12 and not first.finished
+    assert [r["step"] for r in read_curve(tmp_path / EVAL_CURVE_NAME)] == [6]
+    train(cfg, masked_data, tmp_path, device="cpu", evaluator=evaluator, resume=True)
+    assert _curve(tmp_path) == _curve(watched_run)
+    assert json.loads((tmp_path / BEST_RECORD_NAME).read_text()) == json.loads(
+        (watched_run / BEST_RECORD_NAME).read_text())
+    assert _digest(tmp_path) == _digest(watched_run)
+
+
+def test_a_fresh_run_drops_an_earlier_curve_and_best(masked_data: Path, watched_run: Path, tmp_path: Path) -> None:
+    (tmp_path / EVAL_CURVE_NAME).write_text((watched_run / EVAL_CURVE_NAME).read_text())
+    (tmp_path / BEST_RECORD_NAME).write_text('{"step": 3, "select_by": "object_translation", "select_mode": "max", '
+                                             '"score": 99}')
+    cfg = _cfg("train.max_steps=6")
+    train(cfg, masked_data, tmp_path, device="cpu", evaluator=TrainingEvaluator(cfg, masked_data, device="cpu"))
+    assert [r["step"] for r in read_curve(tmp_path / EVAL_CURVE_NAME)] == [6]
+    assert json.loads((tmp_path / BEST_RECORD_NAME).read_text())["score"] != 99
+
+
+def test_flat_scores_average_both_directions_or_none() -> None:
+    flat = flat_scores({"a2b": {"object_translation": 0.2, "kid_x100": {"mean": 3.0}, "attention_auc": None},
+                        "b2a": {"object_translation": 0.6, "kid_x100": {"status": "unavailable"},
+                                "attention_auc": 0.7}})
+    assert flat["object_translation"] == pytest.approx(0.4)
+    assert flat["a2b_kid_x100"] == 3.0 and flat["b2a_kid_x100"] is None and flat["kid_x100"] is None
+    assert flat["attention_auc"] is None and flat["b2a_attention_auc"] == 0.7
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["train.publish=best", "train.eval_every=0"], "train.publish"),
+    (["train.select_by=loss"], "must be one of object_translation"),
+    (["train.eval_images=1"], "train.eval_images"),
+])
+def test_bad_selection_settings_are_refused(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(ROOT / "params.yaml", overrides)
+
+
+def test_evaluation_needs_the_test_split(masked_data: Path, tmp_path: Path) -> None:
+    (tmp_path / "trainA").mkdir()
+    with pytest.raises(Exception, match="testA.*train.eval_every=0"):
+        TrainingEvaluator(_cfg(), tmp_path, device="cpu")
