@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -42,6 +43,7 @@ from spagan.config import ConfigError, load_config
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # DVC's messages when another DVC command holds the repository lock, or (while a stage runs)
 # the read/write lock on that stage's dependencies and outputs.
+TICK_S = 5.0  # seconds between on_tick calls while DVC runs (watching a training)
 LOCK_BUSY = ("Unable to acquire lock", "is busy, it is being blocked by")
 # Lines of DVC's (and its stages') output that go to the structured run log; the rest is in the
 # compute logs only.
@@ -81,13 +83,14 @@ class DvcCli(dg.ConfigurableResource):
         env.setdefault("DVC_NO_ANALYTICS", "1")
         return env
 
-    def run(self, args: list[str], log) -> str:
+    def run(self, args: list[str], log, *, on_tick: Callable[[], None] | None = None) -> str:
         """Run `dvc ARGS` (output: see the module docstring) and return its output; waits while
         another DVC command holds the repository lock (DVC itself fails at once). Raises dg.Failure
-        on a non-zero exit; an interrupt stops DVC's process group and is raised again."""
+        on a non-zero exit; an interrupt stops DVC's process group and is raised again. on_tick()
+        is called in this thread every TICK_S seconds while DVC runs (what it raises is logged)."""
         deadline = time.monotonic() + self.lock_wait_s
         while True:
-            code, output = self._run_once(args, log)
+            code, output = self._run_once(args, log, on_tick)
             if code == 0:
                 return output
             busy = any(msg in output for msg in LOCK_BUSY)
@@ -100,7 +103,7 @@ class DvcCli(dg.ConfigurableResource):
             raise dg.Failure(description=f"`dvc {' '.join(args)}` failed with exit code {code}{why}",
                              metadata={"output": dg.MetadataValue.md(f"```\n{tail}\n```")})
 
-    def _run_once(self, args: list[str], log) -> tuple[int, str]:
+    def _run_once(self, args: list[str], log, on_tick: Callable[[], None] | None = None) -> tuple[int, str]:
         cmd = [self.command(), *args]
         log.info(f"$ {' '.join(cmd)}  (in {self.root()})")
         started = time.time()
@@ -109,7 +112,7 @@ class DvcCli(dg.ConfigurableResource):
         assert proc.stdout is not None
         output = None
         try:
-            output = _Output(proc.stdout, log, self.progress_every_s)
+            output = _Output(proc.stdout, log, self.progress_every_s, on_tick)
             output.follow()
             return proc.wait(), output.text()
         except BaseException:  # Dagster's interrupt (or anything else): DVC must not outlive the step
@@ -140,13 +143,14 @@ class DvcCli(dg.ConfigurableResource):
         if removed:
             log.info(f"removed DVC lock entries of the stopped processes: {', '.join(removed)}")
 
-    def repro(self, stage: str, log, *, upstream: bool = False, force: bool = False) -> str:
+    def repro(self, stage: str, log, *, upstream: bool = False, force: bool = False,
+              on_tick: Callable[[], None] | None = None) -> str:
         """`dvc repro STAGE`; with upstream=False (`--single-item`) the stages before it are not
         re-run, so data materialized by the Dagster data assets is trained on as it is; force=True
         (`--force`) runs the stage even when its inputs are unchanged."""
         self.check_params()
         return self.run(["repro", *([] if upstream else ["--single-item"]), *(["--force"] if force else []), stage],
-                        log)
+                        log, on_tick=on_tick)
 
     def check_params(self) -> None:
         """Refuse a bad params.yaml before DVC starts a stage: DVC deletes a stage's outputs before
@@ -161,13 +165,14 @@ class _Output:
     """DVC's output, read by a thread: raw to this process's stdout (the compute logs), lines to
     the caller's thread, which logs the important ones and a throttled progress line."""
 
-    def __init__(self, stream, log, progress_every_s: float) -> None:
+    def __init__(self, stream, log, progress_every_s: float, on_tick: Callable[[], None] | None = None) -> None:
         self._lines: queue.Queue[tuple[str, bool] | None] = queue.Queue()
         self._kept: list[str] = []
         self._log, self._every = log, progress_every_s
         self._progress: str | None = None  # latest progress line not yet logged
         self._progress_at = 0.0
         self._done = False
+        self._on_tick, self._tick_at, self._tick_failed = on_tick, time.monotonic(), False
         self._thread = threading.Thread(target=self._read, args=(stream,), name="dvc-output", daemon=True)
         self._thread.start()
 
@@ -199,6 +204,7 @@ class _Output:
         """Take lines until the output ends (or `timeout` seconds passed)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._done:
+            self._tick()
             left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
             if left <= 0:
                 return
@@ -212,6 +218,18 @@ class _Output:
                 self._flush_progress(force=True)
                 return
             self._take(*item)
+
+    def _tick(self) -> None:
+        """on_tick() every TICK_S seconds (a failure is logged once and never stops the command)."""
+        if self._on_tick is None or time.monotonic() - self._tick_at < TICK_S:
+            return
+        self._tick_at = time.monotonic()
+        try:
+            self._on_tick()
+        except Exception as exc:  # an observer must never fail the training it watches
+            if not self._tick_failed:
+                self._log.warning(f"watching the run failed ({type(exc).__name__}: {exc}); DVC goes on")
+                self._tick_failed = True
 
     def _take(self, text: str, redraw: bool) -> None:
         if not redraw and IMPORTANT.search(text):  # also "<bar>INFO ... resuming from": a bar with no \r after it

@@ -7,6 +7,10 @@ here or from a shell; the asset then reports what the lock and the model's linea
 The asset is in the ``gpu`` concurrency pool (one training at a time per GPU machine: see
 docs/deploy.md for the dagster.yaml that enforces it) and carries the op tags with which the
 Kubernetes run launcher (dagster-k8s) gives its pod a GPU.
+
+While the stage trains, the asset records observations of the run (step, curves, latest preview,
+TensorBoard folder: orchestration/assets/training_pictures.py); the materialization carries the
+same pictures from the published model folder and which checkpoint was published, and why.
 """
 
 import json
@@ -15,8 +19,10 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.assets.data import VALIDATED_MANIFEST
+from orchestration.assets.training_pictures import TrainingObserver, model_pictures
 from orchestration.dvc_resource import DvcCli
 from orchestration.provenance import Recorded, definition_code_version
+from spagan.config import load_config
 from spagan.core.errors import SpaganError
 from spagan.lineage.record import locked_model_lineage
 from spagan.lineage.stage_version import locked_code_version
@@ -57,6 +63,7 @@ def model_materialization(repo: Path) -> Recorded:
         "steps": lin["model"]["steps"],
         "losses": dg.MetadataValue.json({k: v for k, v in metrics.items() if k.startswith("loss_")}),
         "lineage": dg.MetadataValue.path(str(repo / facts["model_dir"] / "lineage.json")),
+        **model_pictures(repo, repo / facts["model_dir"], lin),
     }
     return Recorded(MODEL, metadata, facts["version"], locked_code_version(repo, TRAIN_STAGE),
                     {VALIDATED_MANIFEST: lin["data"]["data_version"]})
@@ -66,7 +73,10 @@ def model_materialization(repo: Path) -> Recorded:
           op_tags=K8S_GPU_TAGS, code_version=definition_code_version(TRAIN_STAGE))
 def trained_model(context: dg.AssetExecutionContext, dvc: DvcCli) -> dg.MaterializeResult:
     """SPA-GAN generators and discriminators trained on the validated data (`dvc repro train`)."""
-    dvc.repro(TRAIN_STAGE, context.log)  # up to date: DVC skips it, and the facts below still hold
+    select_by = load_config(dvc.root() / "params.yaml").train.select_by
+    observer = TrainingObserver(context, MODEL, dvc.root(), select_by)
+    # up to date: DVC skips it, and the facts below still hold
+    dvc.repro(TRAIN_STAGE, context.log, on_tick=observer)
     try:
         recorded = model_materialization(dvc.root())
     except SpaganError as exc:

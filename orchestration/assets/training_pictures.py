@@ -1,0 +1,124 @@
+"""What the Dagster UI shows of a training: the curves picture, the latest preview grid, the
+TensorBoard folder and which checkpoint was published, as metadata of ``trained_model``.
+
+While `dvc repro train` runs, `TrainingObserver` is called every few seconds by the DVC resource
+and records an AssetObservation of ``trained_model`` whenever the run folder moved on (a new
+preview or evaluation, or `observe_every_s` passed with new steps): the asset's page then shows
+the run as it trains. Once published, the materialization carries the same pictures from the
+model folder. Dagster has no image metadata type: pictures are PNGs inline in markdown.
+"""
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from spagan.data.preview import markdown_image, png_data_uri
+from spagan.lineage.curves import training_picture
+
+RUN_DIR = "runs/train"  # the train stage's work folder (dvc.yaml)
+PREVIEW_DIR = "previews"  # spagan.training.previews writes <run>/previews/step_NNNNNN.png
+PUBLISHED_PREVIEW = "preview.png"  # the latest preview, copied into the model folder by `lineage publish`
+BOARD_DIR = "tensorboard"
+PREVIEW_SIDE = 640
+
+
+def curves_markdown(folder: Path, select_by: str) -> str | None:
+    """The loss and evaluation curves of a model or run folder as inline markdown (None: no log yet)."""
+    picture = training_picture(folder, select_by)
+    return None if picture is None else f"![training curves]({png_data_uri(picture)})"
+
+
+def latest_preview(run_dir: Path) -> Path | None:
+    """The newest preview grid of a run folder."""
+    files = sorted((run_dir / PREVIEW_DIR).glob("step_*.png")) if (run_dir / PREVIEW_DIR).is_dir() else []
+    return files[-1] if files else None
+
+
+def _preview_md(path: Path) -> str:
+    return f"{path.name}\n\n" + markdown_image(path, "latest preview", PREVIEW_SIDE)
+
+
+def published_choice(lineage: dict[str, Any]) -> str:
+    """Which checkpoint `lineage publish` published, and why, in one line."""
+    sel = lineage.get("selection") or {}
+    published = sel.get("published", "last")
+    if published == "best":
+        return (f"best: step {sel.get('step')} of {lineage['model'].get('total_steps')}, "
+                f"{sel.get('select_by')} {sel.get('score'):.4f} ({sel.get('select_mode')} of "
+                f"{sel.get('evaluations')} evaluations during training; train.publish=best)")
+    why = sel.get("why") or "train.publish=last"
+    return f"last: step {lineage['model'].get('steps')} ({why})"
+
+
+def model_pictures(repo: Path, model_dir: Path, lineage: dict[str, Any]) -> dict[str, Any]:
+    """Metadata of a published model: curves, latest preview, TensorBoard folder, the choice."""
+    select_by = lineage["params"]["train"].get("select_by", "object_translation")
+    meta: dict[str, Any] = {"published_checkpoint": published_choice(lineage)}
+    curves = curves_markdown(model_dir, select_by)
+    if curves is not None:
+        meta["training_curves"] = dg.MetadataValue.md(curves)
+    if (model_dir / PUBLISHED_PREVIEW).is_file():
+        meta["latest_preview"] = dg.MetadataValue.md(_preview_md(model_dir / PUBLISHED_PREVIEW))
+    if (repo / RUN_DIR / BOARD_DIR).is_dir():
+        meta["tensorboard"] = dg.MetadataValue.path(str(repo / RUN_DIR / BOARD_DIR))
+    return meta
+
+
+def _last_step(run_dir: Path) -> dict[str, Any] | None:
+    """The last line of the run's train_log.jsonl (a line cut short is skipped)."""
+    log = run_dir / "train_log.jsonl"
+    if not log.is_file():
+        return None
+    with open(log, "rb") as fh:
+        fh.seek(max(0, log.stat().st_size - 4096))
+        lines = fh.read().decode(errors="replace").splitlines()
+    for line in reversed(lines):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    return None
+
+
+class TrainingObserver:
+    """Called by the DVC resource while a training runs: records an observation of the model asset
+    with the run's step, curves, latest preview and TensorBoard folder when they moved on."""
+
+    def __init__(self, context: dg.AssetExecutionContext, asset_key: dg.AssetKey, repo: Path, select_by: str,
+                 observe_every_s: float = 60.0):
+        self.context, self.asset_key, self.run_dir = context, asset_key, repo / RUN_DIR
+        self.select_by, self.every = select_by, observe_every_s
+        self._files: tuple[Any, ...] | None = None  # (latest preview, eval curve mtime) last recorded
+        self._step = -1
+        self._at = 0.0
+
+    def __call__(self) -> None:
+        last = _last_step(self.run_dir)
+        if last is None:
+            return
+        curve = self.run_dir / "eval_curve.csv"
+        files = (latest_preview(self.run_dir), curve.stat().st_mtime if curve.is_file() else None)
+        if files == self._files and (last["step"] == self._step or time.monotonic() - self._at < self.every):
+            return
+        self._files, self._step, self._at = files, last["step"], time.monotonic()
+        self.context.log_event(dg.AssetObservation(asset_key=self.asset_key, metadata=self.metadata(last)))
+
+    def metadata(self, last: dict[str, Any]) -> dict[str, Any]:
+        """The run as it stands: step, losses, curves, latest preview, TensorBoard folder."""
+        meta: dict[str, Any] = {
+            "training_step": f"{last['step']} of {last.get('total_steps')}",
+            "losses": dg.MetadataValue.json({k: last[k] for k in ("G", "D_A", "D_B") if k in last}),
+            "run_dir": dg.MetadataValue.path(str(self.run_dir)),
+        }
+        curves = curves_markdown(self.run_dir, self.select_by)
+        if curves is not None:
+            meta["training_curves"] = dg.MetadataValue.md(curves)
+        preview = latest_preview(self.run_dir)
+        if preview is not None:
+            meta["latest_preview"] = dg.MetadataValue.md(_preview_md(preview))
+        if (self.run_dir / BOARD_DIR).is_dir():
+            meta["tensorboard"] = dg.MetadataValue.path(str(self.run_dir / BOARD_DIR))
+        return meta
