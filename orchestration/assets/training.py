@@ -73,6 +73,7 @@ def model_materialization(repo: Path) -> Recorded:
           op_tags=K8S_GPU_TAGS, code_version=definition_code_version(TRAIN_STAGE))
 def trained_model(context: dg.AssetExecutionContext, dvc: DvcCli) -> dg.MaterializeResult:
     """SPA-GAN generators and discriminators trained on the validated data (`dvc repro train`)."""
+    dvc.check_params()  # a bad params.yaml fails the step with its message, before anything runs
     select_by = load_config(dvc.root() / "params.yaml").train.select_by
     observer = TrainingObserver(context, MODEL, dvc.root(), select_by)
     # up to date: DVC skips it, and the facts below still hold
