@@ -101,8 +101,9 @@ def test_same_weights_and_metadata_make_the_same_bytes(published):
     blobs = {weights_bytes(state["networks"], state["config"], step=2, extra_metadata={"a": "1", "z": "2", "m": "3"})
              for _ in range(8)}  # safetensors alone orders the metadata at random
     assert len(blobs) == 1
+    digest = {"lineage_digest": state["metadata"]["lineage_digest"]}
     assert (published["model"] / "model.safetensors").read_bytes() == weights_bytes(
-        state["networks"], state["config"], step=2, extra_metadata={"lineage_digest": state["metadata"]["lineage_digest"]})
+        state["networks"], state["config"], step=2, extra_metadata=digest)
 
 
 def test_a_folder_prefers_model_safetensors_and_old_folders_still_load(published, tmp_path):
@@ -122,15 +123,15 @@ def test_a_folder_prefers_model_safetensors_and_old_folders_still_load(published
 
 def test_bad_model_files_are_one_error_naming_the_file(published, tmp_path):
     good = (published["model"] / "model.safetensors").read_bytes()
-    garbage, truncated, foreign = tmp_path / "garbage.safetensors", tmp_path / "cut.safetensors", tmp_path / "x.safetensors"
+    garbage, truncated, foreign = (tmp_path / f"{n}.safetensors" for n in ("garbage", "cut", "foreign"))
     garbage.write_bytes(b"not a model at all")
     truncated.write_bytes(good[: len(good) // 2])
     from safetensors.torch import save_file
 
     save_file({"w": torch.zeros(2)}, str(foreign), metadata={"note": "someone else's"})
-    for path, message in ((garbage, "not a readable safetensors file"), (truncated, "not a readable safetensors file"),
-                          (foreign, "not a SPA-GAN model file"), (tmp_path / "nope.safetensors", "checkpoint not found"),
-                          (tmp_path, "checkpoint not found")):
+    unreadable, missing = "not a readable safetensors file", "checkpoint not found"
+    for path, message in ((garbage, unreadable), (truncated, unreadable), (foreign, "not a SPA-GAN model file"),
+                          (tmp_path / "nope.safetensors", missing), (tmp_path, missing)):
         with pytest.raises(SpaganError, match=message) as err:
             Translator.from_checkpoint(path, "cpu")
         assert str(path) in str(err.value)
