@@ -56,7 +56,8 @@ def test_kill_resume_concurrency_and_previous_model_kept(tmp_path):
     repo = make_project(tmp_path)
     dvc(repo, "repro", "train")  # prepare + a first 4-step model
     model, work = repo / "models" / "spagan", repo / "runs" / "train"
-    old_lineage, old_sha, old_lock = read_lineage(model), _sha(model / "model.safetensors"), (repo / "dvc.lock").read_text()
+    old_lineage, old_sha = read_lineage(model), _sha(model / "model.safetensors")
+    old_lock = (repo / "dvc.lock").read_text()
 
     # Enough steps that the resumed run is still training when the Dagster resource asks for the
     # lock (tiny steps take ~20 ms on an idle machine: 40 steps finished before it asked).

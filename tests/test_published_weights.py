@@ -65,6 +65,7 @@ def test_published_folder_holds_the_networks_and_no_training_state(published):
     assert json.loads(meta["config"]) == ckpt["config"] and int(meta["step"]) == ckpt["step"] == 2
     assert meta["lineage_digest"] == lineage["model"]["lineage_digest"] and len(meta["lineage_digest"]) == 16
     assert lineage["format"] == 3 and lineage["model"]["file"] == "model.safetensors"
+    assert lineage["model"]["source_checkpoint"] == {"file": "checkpoint.pt", "step": 2}
     assert lineage["model"]["sha256"] == file_sha256(model / "model.safetensors")
     weights, full = (model / "model.safetensors").stat().st_size, (run / "checkpoint.pt").stat().st_size
     assert weights < full / 2, (weights, full)  # Adam's two moments alone are twice the weights

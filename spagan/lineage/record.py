@@ -10,8 +10,9 @@ folder holds ``lineage.json``:
               and the raw source they were prepared from (data.source and its md5)
     params    the `model` and `train` sections used, and their digest
     model     the published file (model.safetensors: the four networks and their config, no
-              optimiser state), its sha256 and md5, steps trained, and the lineage digest that
-              file's header also holds (see lineage_digest)
+              optimiser state), its sha256 and md5, steps trained, the run checkpoint it was
+              converted from (file name, step) and the lineage digest that file's header also
+              holds (see lineage_digest)
     code      the md5 of every code file the stage depends on when training started (from the
               work folder's stamp, see spagan.lineage.stamp) and their digest; the git commit (and
               whether the work tree had uncommitted changes)
@@ -135,9 +136,11 @@ def lineage_digest(data: dict[str, Any], params_digest: str, code_digest: str | 
     return json_digest({"data_version": data.get("data_version"), "params": params_digest, "code": code_digest})
 
 
-def build_lineage(cfg: Config, model_dir: str | Path, data: dict[str, Any], code: dict[str, Any]) -> dict[str, Any]:
+def build_lineage(cfg: Config, model_dir: str | Path, data: dict[str, Any], code: dict[str, Any],
+                  source: dict[str, Any]) -> dict[str, Any]:
     """The lineage record of the model folder being published (see the module docstring):
-    `model_dir` holds the run's metrics.json and the model.safetensors written from it."""
+    `model_dir` holds the run's metrics.json and the model.safetensors written from the run
+    checkpoint `source` names ({"file": its name in the run folder, "step": the step it holds})."""
     model_dir = Path(model_dir)
     metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
     weights = model_dir / WEIGHTS_NAME
@@ -148,7 +151,7 @@ def build_lineage(cfg: Config, model_dir: str | Path, data: dict[str, Any], code
         "params": {"model": cfg.to_dict()["model"], "train": cfg.to_dict()["train"], "digest": params_digest},
         "model": {"file": WEIGHTS_NAME, "sha256": file_sha256(weights), "md5": file_md5(weights),
                   "steps": metrics.get("steps"), "total_steps": metrics.get("total_steps"),
-                  "lineage_digest": lineage_digest(data, params_digest, code["digest"])},
+                  "source_checkpoint": source, "lineage_digest": lineage_digest(data, params_digest, code["digest"])},
         "code": code,
         "runtime": {"device": metrics.get("device"), "versions": library_versions(),
                     "host": platform.node(), "created": datetime.now(UTC).isoformat(timespec="seconds")},
@@ -175,15 +178,16 @@ def _check_finished(run_dir: Path, cfg: Config) -> None:
             raise SpaganError(f"{run_dir}: the run's {section} config differs from the params given")
 
 
-def _write_weights(ckpt: Path, dest: Path, digest: str) -> None:
+def _write_weights(ckpt: Path, dest: Path, digest: str) -> dict[str, Any]:
     """The networks, config and step of training checkpoint `ckpt` as a model.safetensors at
-    `dest`, with `digest` (lineage_digest) in its header."""
+    `dest`, with `digest` (lineage_digest) in its header; returns {"file", "step"} of `ckpt`."""
     from spagan.models.checkpoint import load_checkpoint  # torch: imported only to publish
     from spagan.models.weights import save_weights
 
     state = load_checkpoint(ckpt)
     save_weights(state["networks"], state["config"], dest, step=int(state["step"]),
                  extra_metadata={"lineage_digest": digest})
+    return {"file": ckpt.name, "step": int(state["step"])}
 
 
 def publish_run(
@@ -201,12 +205,12 @@ def publish_run(
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = make_temp_dir(model_dir.parent, f".{model_dir.name}.new-")
     try:
-        _write_weights(_published_checkpoint(run_dir), staging / WEIGHTS_NAME,
-                       lineage_digest(data, cfg.digest("model", "train"), code["digest"]))
+        source = _write_weights(_published_checkpoint(run_dir), staging / WEIGHTS_NAME,
+                                lineage_digest(data, cfg.digest("model", "train"), code["digest"]))
         for name in RUN_FILES + tuple(n for n in OPTIONAL_RUN_FILES if (run_dir / n).is_file()):
             shutil.copy2(run_dir / name, staging / name)  # copied: a later run appends to the log
         (staging / CURVES_NAME).write_bytes(loss_curves_csv(staging / "train_log.jsonl"))
-        lineage = build_lineage(cfg, staging, data, code)
+        lineage = build_lineage(cfg, staging, data, code, source)
         (staging / LINEAGE_NAME).write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
         mode = file_mode()
         for path in staging.iterdir():
