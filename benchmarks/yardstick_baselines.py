@@ -58,7 +58,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a model folder")
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt, model.safetensors or a model/run folder")
     p.add_argument("--data", required=True, help="prepared folder (masks and counterparts)")
     p.add_argument("--out", required=True)
     p.add_argument("--params", default=str(ROOT / "params.yaml"))
@@ -66,25 +66,22 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from spagan.config import load_config
-    from spagan.core.layout import CHECKPOINT_NAME
     from spagan.evaluation.baselines import write_constant_checkpoint
     from spagan.evaluation.evaluate import evaluate
+    from spagan.models.checkpoint import load_model_state, model_file
 
-    ckpt = Path(args.checkpoint)
-    ckpt = ckpt / CHECKPOINT_NAME if ckpt.is_dir() else ckpt
+    ckpt = model_file(args.checkpoint)  # a folder: its model.safetensors, or checkpoint.pt
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     eval_cfg = load_config(args.params).eval
-    from spagan.models.checkpoint import load_checkpoint
-
-    blends = bool(load_checkpoint(ckpt)["config"]["model"].get("attention_blend", False))
+    blends = bool(load_model_state(ckpt)["config"]["model"].get("attention_blend", False))
     other = "constant_no_blend" if blends else "constant_blend"
     runs = {
         "model": (ckpt, False),
         "model_post_hoc_blend": (ckpt, True),
-        "constant": (write_constant_checkpoint(ckpt, out / "constant.pt"), False),
-        other: (write_constant_checkpoint(ckpt, out / f"{other}.pt", attention=True, attention_blend=not blends),
-                False),
+        "constant": (write_constant_checkpoint(ckpt, out / f"constant{ckpt.suffix}"), False),
+        other: (write_constant_checkpoint(ckpt, out / f"{other}{ckpt.suffix}", attention=True,
+                                          attention_blend=not blends), False),
     }
     rows: list[dict[str, Any]] = []
     for name, (path, post_hoc) in runs.items():

@@ -41,7 +41,8 @@ def test_first_repro_trains_and_records_lineage_matching_the_lock(repo):
     assert lineage["data"]["prepared_md5"] == _dep(lock["train"], "data/prepared") == dir_md5(repo / "data/prepared")
     assert lineage["data"]["manifest_md5"] == _dep(lock["train"], "data/manifest.csv")
     assert lineage["data"]["data_version"] == json.loads((repo / "data/summary.json").read_text())["data_version"]
-    assert lineage["model"]["md5"] == file_md5(model / "checkpoint.pt") and lineage["model"]["steps"] == 4
+    assert lineage["model"]["md5"] == file_md5(model / "model.safetensors") and lineage["model"]["steps"] == 4
+    assert not (model / "checkpoint.pt").exists()  # the resumable state stays in runs/train
     assert lineage["code"]["commit"] == git(repo, "rev-parse", "HEAD~1").strip()
     assert lock["train"]["params"]["params.yaml"]["train"]["max_steps"] == 4
     rows = list(csv.DictReader((model / "loss_curves.csv").open()))
@@ -55,10 +56,10 @@ def test_first_repro_trains_and_records_lineage_matching_the_lock(repo):
 
 
 def test_second_repro_does_nothing(repo):
-    before = (repo / "dvc.lock").read_bytes(), (repo / "models/spagan/checkpoint.pt").stat().st_mtime_ns
+    before = (repo / "dvc.lock").read_bytes(), (repo / "models/spagan/model.safetensors").stat().st_mtime_ns
     out = dvc(repo, "repro").stdout
     assert "Running stage" not in out and "up to date" in out
-    assert ((repo / "dvc.lock").read_bytes(), (repo / "models/spagan/checkpoint.pt").stat().st_mtime_ns) == before
+    assert ((repo / "dvc.lock").read_bytes(), (repo / "models/spagan/model.safetensors").stat().st_mtime_ns) == before
 
 
 def test_train_param_change_reruns_train_and_evaluate_only_as_an_experiment(repo):

@@ -56,7 +56,8 @@ def test_kill_resume_concurrency_and_previous_model_kept(tmp_path):
     repo = make_project(tmp_path)
     dvc(repo, "repro", "train")  # prepare + a first 4-step model
     model, work = repo / "models" / "spagan", repo / "runs" / "train"
-    old_lineage, old_sha, old_lock = read_lineage(model), _sha(model / "checkpoint.pt"), (repo / "dvc.lock").read_text()
+    old_lineage, old_sha = read_lineage(model), _sha(model / "model.safetensors")
+    old_lock = (repo / "dvc.lock").read_text()
 
     # Enough steps that the resumed run is still training when the Dagster resource asks for the
     # lock (tiny steps take ~20 ms on an idle machine: 40 steps finished before it asked).
@@ -79,7 +80,7 @@ def test_kill_resume_concurrency_and_previous_model_kept(tmp_path):
     killed_at = int(state["step"])
     assert 4 <= killed_at < total // 2 and state["config"]["train"]["lambda_fm"] == 0.5
     # The failed training left the previous model, its lineage and the lock as they were.
-    assert _sha(model / "checkpoint.pt") == old_sha and read_lineage(model) == old_lineage
+    assert _sha(model / "model.safetensors") == old_sha and read_lineage(model) == old_lineage
     assert (repo / "dvc.lock").read_text() == old_lock
 
     # Re-running the stage resumes from the last checkpoint; meanwhile the Dagster resource,

@@ -80,11 +80,12 @@ def test_publish_writes_lineage_and_replaces_model_whole(finished_run, tmp_path)
     lineage = publish_run(cfg, root / "work", model, data_dir=root / "data" / "prepared",
                           manifest=root / "data" / "manifest.csv", repo=ROOT)
     assert sorted(p.name for p in model.iterdir()) == [
-        "checkpoint.pt", "config.yaml", "lineage.json", "loss_curves.csv", "metrics.json", "train_log.jsonl"]
+        "config.yaml", "lineage.json", "loss_curves.csv", "metrics.json", "model.safetensors", "train_log.jsonl"]
     assert read_lineage(model) == lineage
     assert lineage["data"]["data_version"] == "abc123"
     assert lineage["data"]["prepared_md5"] == dir_md5(root / "data" / "prepared")
-    assert lineage["model"]["sha256"] == hashlib.sha256((model / "checkpoint.pt").read_bytes()).hexdigest()
+    assert lineage["format"] == 3 and lineage["model"]["file"] == "model.safetensors"
+    assert lineage["model"]["sha256"] == hashlib.sha256((model / "model.safetensors").read_bytes()).hexdigest()
     assert lineage["params"]["train"]["max_steps"] == 2 and lineage["runtime"]["device"] == "cpu"
     assert lineage["runtime"]["versions"]["torch"] and len(lineage["code"]["commit"] or "x" * 40) == 40
     assert [p.name for p in model.parent.iterdir()] == ["spagan"]  # no staging folders left

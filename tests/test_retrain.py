@@ -113,4 +113,4 @@ def test_killed_run_resumes_only_under_the_same_code(tmp_path):
     assert "resuming" not in out and _steps(repo) == list(range(1, total + 1))
     lineage = _consistent(repo)
     assert lineage["params"]["train"]["lambda_fm"] == 0.25 and lineage["model"]["steps"] == total
-    assert _sha(repo / "models/spagan/checkpoint.pt") == lineage["model"]["sha256"]
+    assert _sha(repo / "models/spagan/model.safetensors") == lineage["model"]["sha256"]

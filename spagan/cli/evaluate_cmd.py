@@ -11,7 +11,7 @@ from spagan.evaluation.report import DIRECTIONS, METRICS_NAME, REFERENCE_LEGEND,
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a checkpoint on testA/ testB/ and write metrics.json + galleries")
-    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt, model.safetensors or a model/run folder")
     p.add_argument("--data", required=True, help="folder with testA/ testB/ (trainA/ trainB/, masks/ optional)")
     p.add_argument("--out", required=True, help="output folder: metrics.json and gallery/*.png")
     p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")

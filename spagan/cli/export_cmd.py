@@ -5,7 +5,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export one direction as an ONNX graph (checked in ONNX Runtime)")
-    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt, model.safetensors or a model/run folder")
     p.add_argument("--direction", required=True, choices=("a2b", "b2a"))
     p.add_argument("--out", required=True, help="the .onnx file to write")
     p.set_defaults(func=run)

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     steps = p.add_subparsers(dest="lineage_command", required=True)
 
     show = steps.add_parser("show", help="print the lineage of a model folder")
-    show.add_argument("model", help="model folder (or its checkpoint.pt)")
+    show.add_argument("model", help="model folder (or its model.safetensors or checkpoint.pt)")
     show.add_argument("--lock", default="dvc.lock", help="dvc.lock to check against (default: dvc.lock)")
     show.add_argument("--stage", default="train", help="stage of dvc.lock that made the model (default: train)")
     show.add_argument("--json", action="store_true", help="print lineage.json as it is")

@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("translate", help="translate every image of a folder with a trained checkpoint")
-    p.add_argument("--checkpoint", required=True, help="checkpoint.pt or a run folder")
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt, model.safetensors or a model/run folder")
     p.add_argument("--direction", required=True, choices=("a2b", "b2a"))
     p.add_argument("--input", required=True, help="folder of images (any sizes)")
     p.add_argument("--output", required=True, help="folder for the translations (PNG, each at its input's size)")

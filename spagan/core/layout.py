@@ -1,4 +1,5 @@
-"""Names every layer shares: the two translation directions and the checkpoint's file name."""
+"""Names every layer shares: the two translation directions and the model files' names."""
 
 DIRECTIONS = ("a2b", "b2a")  # a2b: G translates domain A to B; b2a: F translates B to A
-CHECKPOINT_NAME = "checkpoint.pt"  # in a run folder and in a published model folder
+CHECKPOINT_NAME = "checkpoint.pt"  # the resumable training state, in a run folder (and in format-2 model folders)
+WEIGHTS_NAME = "model.safetensors"  # weights only (G, F, D_A, D_B + config), in a published model folder

@@ -12,11 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from spagan.models.checkpoint import load_checkpoint, save_checkpoint
+from spagan.models.checkpoint import load_model_state, save_checkpoint
+from spagan.models.weights import save_weights
 
 
 def constant_generators(state: dict[str, Any]) -> dict[str, Any]:
-    """A training checkpoint's state with the last convolution of G and F zeroed (in place)."""
+    """A model state's (see load_model_state) with the last convolution of G and F zeroed (in place)."""
     for name in ("G", "F"):
         weights = state["networks"][name]
         last = max(int(k.split(".")[1]) for k in weights if k.startswith("decoder_rest.") and k.endswith(".weight"))
@@ -26,9 +27,14 @@ def constant_generators(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_constant_checkpoint(src: str | Path, dst: str | Path, **model: Any) -> Path:
-    """`src` (a checkpoint file) with constant generators, written to `dst`; `model` keys (e.g.
-    attention_blend=True) replace the stored model config, to test a reading on the same weights."""
-    state = constant_generators(load_checkpoint(Path(src)))
+    """`src` (checkpoint.pt, model.safetensors or a model/run folder) with constant generators,
+    written to `dst` (weights only when it ends in .safetensors, else a checkpoint of the networks,
+    config and step); `model` keys (e.g. attention_blend=True) replace the stored model config, to
+    test a reading on the same weights."""
+    state = constant_generators(load_model_state(src))
     state["config"]["model"].update(model)
-    save_checkpoint(state, dst)
+    if Path(dst).suffix == ".safetensors":
+        save_weights(state["networks"], state["config"], dst, step=state.get("step", 0))
+    else:
+        save_checkpoint({"networks": state["networks"], "config": state["config"], "step": state.get("step", 0)}, dst)
     return Path(dst)

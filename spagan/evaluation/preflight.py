@@ -12,7 +12,7 @@ from spagan.config import ConfigError, config_from_dict
 from spagan.core.device import pick_device
 from spagan.core.errors import SpaganError
 from spagan.core.imageio import list_images
-from spagan.models.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from spagan.models.checkpoint import load_model_state, model_file
 
 
 @dataclass(frozen=True)
@@ -44,15 +44,15 @@ def plan_evaluation(checkpoint: str | Path, data_dir: str | Path, out_dir: str |
         if split.startswith("test") and not counts[split]:
             raise SpaganError(f"{folder}: no test images")
     dev = pick_device(device)
-    path = Path(checkpoint)
-    state = load_checkpoint(path)  # missing or unreadable: one line naming the file
+    path = model_file(checkpoint)  # the file a folder names: model.safetensors or checkpoint.pt
+    state = load_model_state(path)  # missing or unreadable: one line naming the file
     try:
         cfg = config_from_dict(state["config"])
     except ConfigError as exc:
         raise SpaganError(f"{path}: stored config is invalid: {exc}") from None
     if out_dir.exists() and not out_dir.is_dir():
         raise SpaganError(f"{out_dir}: output folder is a file")
-    return EvalPlan(checkpoint=path / CHECKPOINT_NAME if path.is_dir() else path, steps=int(state.get("step", 0)),
+    return EvalPlan(checkpoint=path, steps=int(state.get("step", 0)),
                     image_size=cfg.train.image_size, counts=counts, device=str(dev), out_dir=out_dir)
 
 

@@ -13,7 +13,7 @@ from spagan.core.fileio import file_sha256
 from spagan.core.layout import DIRECTIONS
 from spagan.core.sizing import crop, min_side, pad_to_multiple
 from spagan.models import attended_generation, attended_translation, blend_output, build_networks
-from spagan.models.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from spagan.models.checkpoint import load_model_state, model_file
 
 
 @dataclass
@@ -46,11 +46,10 @@ class Translator:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto", *,
                         post_hoc_blend: bool = False) -> "Translator":
-        """Load a training checkpoint (file or run folder); weights_only=True."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / CHECKPOINT_NAME
-        state = load_checkpoint(path)
+        """Load a model: model.safetensors, checkpoint.pt (weights_only=True) or a model/run folder
+        (spagan.models.checkpoint.model_file); checkpoint_sha256 is the sha256 of the file read."""
+        path = model_file(path)
+        state = load_model_state(path)
         try:
             cfg = config_from_dict(state["config"])
         except SpaganError as exc:

@@ -9,13 +9,21 @@ folder holds ``lineage.json``:
               file and of the prepared-images folder (the values `dvc.lock` records for the deps),
               and the raw source they were prepared from (data.source and its md5)
     params    the `model` and `train` sections used, and their digest
-    model     sha256 and md5 of checkpoint.pt, steps trained
+    model     the published file (model.safetensors: the four networks and their config, no
+              optimiser state), its sha256 and md5, steps trained, the run checkpoint it was
+              converted from (file name, step) and the lineage digest that file's header also
+              holds (see lineage_digest)
     code      the md5 of every code file the stage depends on when training started (from the
               work folder's stamp, see spagan.lineage.stamp) and their digest; the git commit (and
               whether the work tree had uncommitted changes)
     runtime   device, python / torch / torchvision / numpy versions, host, time
 
-Reading ``dvc.lock`` and ``params.yaml`` is plain YAML: this module never imports dvc.
+The resumable training state (checkpoint.pt: optimisers, pools, RNG) stays in the work folder.
+Format 2 model folders (before the weights-only file) held checkpoint.pt and `"checkpoint":
+"checkpoint.pt"` in place of `"file"`; they still load (spagan.models.checkpoint.model_file).
+
+Reading ``dvc.lock`` and ``params.yaml`` is plain YAML: this module never imports dvc, and it
+imports torch only to publish.
 """
 
 import csv
@@ -33,8 +41,8 @@ import yaml
 
 from spagan.config import Config, ConfigError, config_from_dict
 from spagan.core.errors import SpaganError
-from spagan.core.fileio import file_mode, file_sha256, json_digest, link_or_copy, make_temp_dir, replace_dir
-from spagan.core.layout import CHECKPOINT_NAME
+from spagan.core.fileio import file_mode, file_sha256, json_digest, make_temp_dir, replace_dir
+from spagan.core.layout import CHECKPOINT_NAME, WEIGHTS_NAME
 from spagan.core.md5 import dir_md5, file_md5
 from spagan.lineage.dvcfiles import read_stage_lock
 from spagan.lineage.stamp import read_stamp
@@ -43,7 +51,9 @@ log = logging.getLogger(__name__)
 
 LINEAGE_NAME = "lineage.json"
 CURVES_NAME = "loss_curves.csv"  # train_log.jsonl as CSV: DVC plots read CSV/JSON, not JSON lines
-RUN_FILES = (CHECKPOINT_NAME, "config.yaml", "train_log.jsonl", "metrics.json")
+LINEAGE_FORMAT = 3  # 3: model.safetensors; 2: checkpoint.pt copied as it was
+RUN_FILES = ("config.yaml", "train_log.jsonl", "metrics.json")  # copied from the run folder as they are
+OPTIONAL_RUN_FILES: tuple[str, ...] = ()  # copied when the run has them
 CURVE_COLUMNS = ("step", "epoch", "lr", "G", "G_gan", "cycle", "identity", "fm", "D_A", "D_B")
 
 
@@ -118,29 +128,46 @@ def code_facts(stamp: dict[str, Any] | None, data: dict[str, Any], repo: str | P
     return {"deps": deps, "digest": None if deps is None else json_digest(deps), **git_state(repo)}
 
 
-def build_lineage(cfg: Config, run_dir: str | Path, data: dict[str, Any], repo: str | Path,
-                  stamp: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The lineage record of the finished run in `run_dir` (see the module docstring)."""
-    run_dir = Path(run_dir)
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    ckpt = run_dir / CHECKPOINT_NAME
+def lineage_digest(data: dict[str, Any], params_digest: str, code_digest: str | None) -> str:
+    """16 hex digits naming what a model was trained from: the data version, the params digest
+    (model + train sections) and the code digest (None outside the DVC stage). The published
+    model.safetensors carries it in its header and lineage.json in its model section, so a weights
+    file that has travelled without its folder still names the lineage record it belongs to."""
+    return json_digest({"data_version": data.get("data_version"), "params": params_digest, "code": code_digest})
+
+
+def build_lineage(cfg: Config, model_dir: str | Path, data: dict[str, Any], code: dict[str, Any],
+                  source: dict[str, Any]) -> dict[str, Any]:
+    """The lineage record of the model folder being published (see the module docstring):
+    `model_dir` holds the run's metrics.json and the model.safetensors written from the run
+    checkpoint `source` names ({"file": its name in the run folder, "step": the step it holds})."""
+    model_dir = Path(model_dir)
+    metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
+    weights = model_dir / WEIGHTS_NAME
+    params_digest = cfg.digest("model", "train")
     return {
-        "format": 2,
+        "format": LINEAGE_FORMAT,
         "data": data,
-        "params": {"model": cfg.to_dict()["model"], "train": cfg.to_dict()["train"],
-                   "digest": cfg.digest("model", "train")},
-        "model": {"checkpoint": CHECKPOINT_NAME, "sha256": file_sha256(ckpt), "md5": file_md5(ckpt),
-                  "steps": metrics.get("steps"), "total_steps": metrics.get("total_steps")},
-        "code": code_facts(stamp, data, repo),
+        "params": {"model": cfg.to_dict()["model"], "train": cfg.to_dict()["train"], "digest": params_digest},
+        "model": {"file": WEIGHTS_NAME, "sha256": file_sha256(weights), "md5": file_md5(weights),
+                  "steps": metrics.get("steps"), "total_steps": metrics.get("total_steps"),
+                  "source_checkpoint": source, "lineage_digest": lineage_digest(data, params_digest, code["digest"])},
+        "code": code,
         "runtime": {"device": metrics.get("device"), "versions": library_versions(),
                     "host": platform.node(), "created": datetime.now(UTC).isoformat(timespec="seconds")},
     }
 
 
+def _published_checkpoint(run_dir: Path) -> Path:
+    """The checkpoint of the run that is published: the last one (the run's checkpoint.pt)."""
+    return run_dir / CHECKPOINT_NAME
+
+
 def _check_finished(run_dir: Path, cfg: Config) -> None:
     metrics_path = run_dir / "metrics.json"
-    if not (run_dir / CHECKPOINT_NAME).is_file() or not metrics_path.is_file():
-        raise SpaganError(f"{run_dir}: no finished training run to publish (checkpoint.pt, metrics.json)")
+    ckpt = _published_checkpoint(run_dir)
+    if not ckpt.is_file() or not metrics_path.is_file():
+        raise SpaganError(f"{run_dir}: no finished training run to publish ({ckpt.name}, metrics.json)")
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     if not metrics.get("finished"):
         raise SpaganError(f"{run_dir}: training stopped at step {metrics.get('steps')} of "
@@ -151,25 +178,39 @@ def _check_finished(run_dir: Path, cfg: Config) -> None:
             raise SpaganError(f"{run_dir}: the run's {section} config differs from the params given")
 
 
+def _write_weights(ckpt: Path, dest: Path, digest: str) -> dict[str, Any]:
+    """The networks, config and step of training checkpoint `ckpt` as a model.safetensors at
+    `dest`, with `digest` (lineage_digest) in its header; returns {"file", "step"} of `ckpt`."""
+    from spagan.models.checkpoint import load_checkpoint  # torch: imported only to publish
+    from spagan.models.weights import save_weights
+
+    state = load_checkpoint(ckpt)
+    save_weights(state["networks"], state["config"], dest, step=int(state["step"]),
+                 extra_metadata={"lineage_digest": digest})
+    return {"file": ckpt.name, "step": int(state["step"])}
+
+
 def publish_run(
     cfg: Config, run_dir: str | Path, model_dir: str | Path, *, data_dir: str | Path, manifest: str | Path,
     repo: str | Path = ".",
 ) -> dict[str, Any]:
-    """Copy a finished run into `model_dir` with lineage.json and loss_curves.csv, replacing the
-    previous model folder only once the new one is complete. Returns the lineage record."""
+    """Publish a finished run into `model_dir`: model.safetensors (the networks of the run's
+    checkpoint, no optimiser state), the run's RUN_FILES (and those OPTIONAL_RUN_FILES it has),
+    loss_curves.csv and lineage.json, replacing the previous model folder only once the new one is
+    complete. Returns the lineage record."""
     run_dir, model_dir = Path(run_dir), Path(model_dir)
     _check_finished(run_dir, cfg)
     data = data_facts(data_dir, manifest)
+    code = code_facts(read_stamp(run_dir), data, repo)
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = make_temp_dir(model_dir.parent, f".{model_dir.name}.new-")
     try:
-        for name in RUN_FILES:
-            if name == CHECKPOINT_NAME:  # replaced by os.replace, never rewritten: a hard link is safe
-                link_or_copy(run_dir / name, staging / name)
-            else:  # the log is appended to by a later run: copied
-                shutil.copy2(run_dir / name, staging / name)
+        source = _write_weights(_published_checkpoint(run_dir), staging / WEIGHTS_NAME,
+                                lineage_digest(data, cfg.digest("model", "train"), code["digest"]))
+        for name in RUN_FILES + tuple(n for n in OPTIONAL_RUN_FILES if (run_dir / n).is_file()):
+            shutil.copy2(run_dir / name, staging / name)  # copied: a later run appends to the log
         (staging / CURVES_NAME).write_bytes(loss_curves_csv(staging / "train_log.jsonl"))
-        lineage = build_lineage(cfg, staging, data, repo, read_stamp(run_dir))
+        lineage = build_lineage(cfg, staging, data, code, source)
         (staging / LINEAGE_NAME).write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
         mode = file_mode()
         for path in staging.iterdir():
@@ -184,7 +225,7 @@ def publish_run(
 
 
 def read_lineage(model_dir: str | Path) -> dict[str, Any]:
-    """lineage.json of a model folder (or of the folder holding a checkpoint file)."""
+    """lineage.json of a model folder (or of the folder holding its model file), format 2 or 3."""
     path = Path(model_dir)
     if path.is_file():
         path = path.parent
@@ -256,7 +297,7 @@ def lineage_summary(lineage: dict[str, Any]) -> str:
         f"params digest  {lineage['params']['digest']}  (model + train sections)",
         f"code digest    {code}",
         f"git commit     {c.get('commit') or 'unknown'}{dirty}",
-        f"model sha256   {m['sha256']}  ({m['steps']} steps)",
+        f"model sha256   {m['sha256']}  ({m.get('file') or m.get('checkpoint')}, {m['steps']} steps)",
         f"device         {r['device']}  torch {r['versions'].get('torch')}  trained {r['created']}",
     ])
 
