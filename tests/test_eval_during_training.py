@@ -127,3 +127,44 @@ def test_evaluation_needs_the_test_split(masked_data: Path, tmp_path: Path) -> N
     (tmp_path / "trainA").mkdir()
     with pytest.raises(Exception, match="testA.*train.eval_every=0"):
         TrainingEvaluator(_cfg(), tmp_path, device="cpu")
+
+
+def _publish(run: Path, tmp_path: Path, *overrides: str) -> dict:
+    from spagan.lineage.record import publish_run
+
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("path,domain\n")
+    cfg = _cfg(*overrides)
+    (run / "config.yaml").write_text(__import__("yaml").safe_dump(cfg.to_dict()))  # the run's config = these params
+    return publish_run(cfg, run, tmp_path / "model", data_dir=run, manifest=manifest, repo=tmp_path)
+
+
+def test_publish_best_publishes_best_pt_and_says_why(watched_run: Path, tmp_path: Path) -> None:
+    from spagan.models.weights import load_weights
+
+    lineage = _publish(watched_run, tmp_path, "train.publish=best")
+    record = json.loads((watched_run / BEST_RECORD_NAME).read_text())
+    sel = lineage["selection"]
+    assert sel["published"] == "best" and sel["step"] == record["step"] and sel["evaluations"] == 3
+    assert lineage["model"]["steps"] == record["step"] and lineage["model"]["trained_steps"] == 18
+    published = load_weights(tmp_path / "model" / "model.safetensors")
+    best = load_checkpoint(watched_run / BEST_NAME)
+    assert all(torch.equal(published["networks"]["F"][k], v) for k, v in best["networks"]["F"].items())
+    assert (tmp_path / "model" / EVAL_CURVE_NAME).read_text() == (watched_run / EVAL_CURVE_NAME).read_text()
+
+
+def test_publish_last_names_the_best_for_information(watched_run: Path, tmp_path: Path) -> None:
+    lineage = _publish(watched_run, tmp_path, "train.publish=last")
+    sel = lineage["selection"]
+    assert sel["published"] == "last" and sel["why"] == "train.publish=last" and lineage["model"]["steps"] == 18
+    assert sel["best"]["step"] == json.loads((watched_run / BEST_RECORD_NAME).read_text())["step"]
+
+
+def test_publish_best_without_a_scored_evaluation_falls_back_to_last(watched_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(watched_run, run)
+    lineage = _publish(run, tmp_path, "train.publish=best", "train.select_by=kid_x100")  # no KID offline
+    assert lineage["selection"]["published"] == "last"
+    assert "no evaluation during training scored kid_x100" in lineage["selection"]["why"]

@@ -42,7 +42,7 @@ import yaml
 from spagan.config import Config, ConfigError, config_from_dict
 from spagan.core.errors import SpaganError
 from spagan.core.fileio import file_mode, file_sha256, json_digest, make_temp_dir, replace_dir
-from spagan.core.layout import CHECKPOINT_NAME, WEIGHTS_NAME
+from spagan.core.layout import BEST_NAME, BEST_RECORD_NAME, CHECKPOINT_NAME, EVAL_CURVE_NAME, WEIGHTS_NAME
 from spagan.core.md5 import dir_md5, file_md5
 from spagan.lineage.dvcfiles import read_stage_lock
 from spagan.lineage.stamp import read_stamp
@@ -53,7 +53,7 @@ LINEAGE_NAME = "lineage.json"
 CURVES_NAME = "loss_curves.csv"  # train_log.jsonl as CSV: DVC plots read CSV/JSON, not JSON lines
 LINEAGE_FORMAT = 3  # 3: model.safetensors; 2: checkpoint.pt copied as it was
 RUN_FILES = ("config.yaml", "train_log.jsonl", "metrics.json")  # copied from the run folder as they are
-OPTIONAL_RUN_FILES: tuple[str, ...] = ()  # copied when the run has them
+OPTIONAL_RUN_FILES: tuple[str, ...] = (EVAL_CURVE_NAME,)  # copied when the run has them
 CURVE_COLUMNS = ("step", "epoch", "lr", "G", "G_gan", "cycle", "identity", "fm", "D_A", "D_B")
 
 
@@ -137,10 +137,11 @@ def lineage_digest(data: dict[str, Any], params_digest: str, code_digest: str | 
 
 
 def build_lineage(cfg: Config, model_dir: str | Path, data: dict[str, Any], code: dict[str, Any],
-                  source: dict[str, Any]) -> dict[str, Any]:
+                  source: dict[str, Any], selection: dict[str, Any] | None = None) -> dict[str, Any]:
     """The lineage record of the model folder being published (see the module docstring):
     `model_dir` holds the run's metrics.json and the model.safetensors written from the run
-    checkpoint `source` names ({"file": its name in the run folder, "step": the step it holds})."""
+    checkpoint `source` names ({"file": its name in the run folder, "step": the step it holds});
+    `selection` says which checkpoint that is and why (see published_checkpoint)."""
     model_dir = Path(model_dir)
     metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
     weights = model_dir / WEIGHTS_NAME
@@ -150,22 +151,47 @@ def build_lineage(cfg: Config, model_dir: str | Path, data: dict[str, Any], code
         "data": data,
         "params": {"model": cfg.to_dict()["model"], "train": cfg.to_dict()["train"], "digest": params_digest},
         "model": {"file": WEIGHTS_NAME, "sha256": file_sha256(weights), "md5": file_md5(weights),
-                  "steps": metrics.get("steps"), "total_steps": metrics.get("total_steps"),
+                  "steps": source.get("step", metrics.get("steps")), "trained_steps": metrics.get("steps"),
+                  "total_steps": metrics.get("total_steps"),
                   "source_checkpoint": source, "lineage_digest": lineage_digest(data, params_digest, code["digest"])},
+        "selection": selection or {"published": "last", "why": "train.publish=last"},
         "code": code,
         "runtime": {"device": metrics.get("device"), "versions": library_versions(),
                     "host": platform.node(), "created": datetime.now(UTC).isoformat(timespec="seconds")},
     }
 
 
-def _published_checkpoint(run_dir: Path) -> Path:
-    """The checkpoint of the run that is published: the last one (the run's checkpoint.pt)."""
-    return run_dir / CHECKPOINT_NAME
+def published_checkpoint(run_dir: str | Path, cfg: Config) -> tuple[Path, dict[str, Any]]:
+    """The run checkpoint `lineage publish` publishes, and why: train.publish=best picks best.pt
+    (the best evaluation during training by select_by/select_mode, see spagan.training.selection),
+    falling back to the last checkpoint when no evaluation scored that measure; train.publish=last
+    the run's checkpoint.pt (naming the best evaluation, if any, for information)."""
+    run_dir, t = Path(run_dir), cfg.train
+    curve = run_dir / EVAL_CURVE_NAME
+    evaluations = max(0, len(curve.read_text(encoding="utf-8").splitlines()) - 1) if curve.is_file() else 0
+    best = None
+    if (run_dir / BEST_RECORD_NAME).is_file() and (run_dir / BEST_NAME).is_file():
+        best = json.loads((run_dir / BEST_RECORD_NAME).read_text(encoding="utf-8"))
+        if (best.get("select_by"), best.get("select_mode")) != (t.select_by, t.select_mode):
+            best = None  # chosen by another measure: not this params' best
+    selection: dict[str, Any] = {"select_by": t.select_by, "select_mode": t.select_mode, "evaluations": evaluations}
+    if t.publish == "best" and best is not None:
+        return run_dir / BEST_NAME, {**selection, "published": "best", "step": best["step"], "score": best["score"],
+                                     "why": f"train.publish=best: the {t.select_mode} {t.select_by} of "
+                                            f"{evaluations} evaluations during training"}
+    if t.publish == "best":
+        why = f"train.publish=best, but no evaluation during training scored {t.select_by}: the last checkpoint"
+        log.warning("%s: %s", run_dir, why)
+    else:
+        why = "train.publish=last"
+    if best is not None:
+        selection["best"] = {"step": best["step"], "score": best["score"]}
+    return run_dir / CHECKPOINT_NAME, {**selection, "published": "last", "why": why}
 
 
 def _check_finished(run_dir: Path, cfg: Config) -> None:
     metrics_path = run_dir / "metrics.json"
-    ckpt = _published_checkpoint(run_dir)
+    ckpt = run_dir / CHECKPOINT_NAME
     if not ckpt.is_file() or not metrics_path.is_file():
         raise SpaganError(f"{run_dir}: no finished training run to publish ({ckpt.name}, metrics.json)")
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
@@ -205,12 +231,13 @@ def publish_run(
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = make_temp_dir(model_dir.parent, f".{model_dir.name}.new-")
     try:
-        source = _write_weights(_published_checkpoint(run_dir), staging / WEIGHTS_NAME,
+        ckpt, selection = published_checkpoint(run_dir, cfg)
+        source = _write_weights(ckpt, staging / WEIGHTS_NAME,
                                 lineage_digest(data, cfg.digest("model", "train"), code["digest"]))
         for name in RUN_FILES + tuple(n for n in OPTIONAL_RUN_FILES if (run_dir / n).is_file()):
             shutil.copy2(run_dir / name, staging / name)  # copied: a later run appends to the log
         (staging / CURVES_NAME).write_bytes(loss_curves_csv(staging / "train_log.jsonl"))
-        lineage = build_lineage(cfg, staging, data, code, source)
+        lineage = build_lineage(cfg, staging, data, code, source, selection)
         (staging / LINEAGE_NAME).write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
         mode = file_mode()
         for path in staging.iterdir():
@@ -298,8 +325,17 @@ def lineage_summary(lineage: dict[str, Any]) -> str:
         f"code digest    {code}",
         f"git commit     {c.get('commit') or 'unknown'}{dirty}",
         f"model sha256   {m['sha256']}  ({m.get('file') or m.get('checkpoint')}, {m['steps']} steps)",
+        f"published      {_selection_line(lineage.get('selection'))}",
         f"device         {r['device']}  torch {r['versions'].get('torch')}  trained {r['created']}",
     ])
+
+
+def _selection_line(sel: dict[str, Any] | None) -> str:
+    if not sel:
+        return "last checkpoint (recorded before train.publish existed)"
+    if sel.get("published") == "best":
+        return f"best: step {sel['step']}, {sel['select_by']} {sel['score']:.4f} ({sel['why']})"
+    return f"last checkpoint ({sel.get('why')})"
 
 
 def locked_model_lineage(repo: str | Path, stage: str = "train") -> dict[str, Any]:

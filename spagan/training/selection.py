@@ -35,14 +35,12 @@ import torch
 from spagan.config import Config
 from spagan.config.rules import SELECTABLE
 from spagan.core.fileio import atomic_write_bytes
+from spagan.core.layout import BEST_NAME, BEST_RECORD_NAME, EVAL_CURVE_NAME
 from spagan.models import Networks
 from spagan.models.checkpoint import save_checkpoint
 
 log = logging.getLogger(__name__)
 
-EVAL_CURVE_NAME = "eval_curve.csv"
-BEST_NAME = "best.pt"
-BEST_RECORD_NAME = "best.json"
 DIRECTIONS = ("a2b", "b2a")
 CURVE_COLUMNS = ("step", "epoch", "seconds",
                  *(name for m in SELECTABLE for name in (m, *(f"{d}_{m}" for d in DIRECTIONS))))
