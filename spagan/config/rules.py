@@ -155,6 +155,10 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "train.channels_last": (),
     "train.fuse_passes": (),
     "train.compile": (),
+    "train.preview_every": (AT_LEAST_0,),  # 0: no previews
+    "train.preview_images": (AT_LEAST_1,),  # per direction and split
+    "train.preview_keep": (AT_LEAST_0,),  # 0: keep every preview
+    "train.tensorboard": (),  # a bool (the type check)
     "eval.seed": (SEED,),
     "eval.inception_weights": (inception_choice,),
     "eval.weights_dir": (),  # "" = torch hub's cache

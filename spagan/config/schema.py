@@ -69,6 +69,10 @@ class TrainConfig:
     channels_last: Literal["auto", "on", "off"] = "auto"
     fuse_passes: Literal["auto", "on", "off"] = "auto"
     compile: Literal["on", "off"] = "off"
+    preview_every: int = 1000
+    preview_images: int = 4
+    preview_keep: int = 10
+    tensorboard: bool = True
 
 
 @dataclass(frozen=True)

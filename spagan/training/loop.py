@@ -5,6 +5,8 @@
   config.yaml       the resolved config of this run
   train_log.jsonl   one JSON line per logged step: losses, learning rate, images/s
   metrics.json      final training metrics (written at the end)
+  previews/         preview grids step_NNNNNN.png (train.preview_every; spagan/training/previews.py)
+  tensorboard/      TensorBoard events (train.tensorboard; spagan/training/board.py)
 
 The run's state (networks, optimisers, pools, schedule) and its checkpoint format live in
 spagan/training/state.py; this file is the loop around it.
@@ -52,6 +54,7 @@ from spagan.training.state import (
     schedule_length,
 )
 from spagan.training.step import LOSS_NAMES, NonFiniteLoss, SpaGanStep, non_finite
+from spagan.training.watch import RunWatch
 
 __all__ = ["TrainResult", "build_trainables", "lr_factor", "result_dict", "schedule_length", "train"]
 
@@ -111,7 +114,11 @@ def train(
     log.info("training on %s: %d+%d images, %d steps (%d per epoch), device %s, %d process(es)",
              data_dir, len(files_a), len(files_b), run.total, run.steps_per_epoch, dev, dist_info.world_size)
     loader = _loader(run, files_a, files_b, dist_info)
-    losses = _run_steps(run, loader, ckpt_path, log_path, dist_info, on_progress, should_stop)
+    watch = RunWatch.start(run, data_dir, out_dir, resumed_from, dist_info.is_main)
+    try:
+        losses = _run_steps(run, loader, ckpt_path, log_path, dist_info, on_progress, should_stop, watch)
+    finally:
+        watch.close()  # flushes TensorBoard, also after an exception
 
     if run.step == 0:  # no step to train (total == 0): still leave a checkpoint
         _save(run, ckpt_path, dist_info)
@@ -179,7 +186,7 @@ def _ignore_stop_signals(_worker_id: int) -> None:
 
 def _run_steps(run: RunState, loader: DataLoader, ckpt_path: Path, log_path: Path, dist_info: DistInfo,
                on_progress: Callable[[dict[str, Any]], None] | None,
-               should_stop: Callable[[], bool] | None) -> dict[str, float]:
+               should_stop: Callable[[], bool] | None, watch: RunWatch) -> dict[str, float]:
     """Train over `loader`, logging and checkpointing; returns the last step's losses."""
     t_cfg, dev = run.cfg.train, run.device
     run_step = SpaGanStep(run.nets, run.cfg.model, t_cfg, run.opt_G, run.opt_D, run.pool_A, run.pool_B,
@@ -215,6 +222,7 @@ def _run_steps(run: RunState, loader: DataLoader, ckpt_path: Path, log_path: Pat
             stop_now = run.step >= run.total or stop_asked
             if run.step % t_cfg.checkpoint_every == 0 or stop_now:
                 _save(run, ckpt_path, dist_info)
+            watch.step(info, last=stop_now)
             if stop_now:
                 break
     return losses

@@ -185,7 +185,8 @@ def trained_sections(cfg: Config) -> dict[str, Any]:
     d = cfg.to_dict()
     train = dict(d["train"])
     # Stopping points and bookkeeping may change between resumes without changing the model.
-    for key in ("max_steps", "checkpoint_every", "log_every", "num_workers"):
+    for key in ("max_steps", "checkpoint_every", "log_every", "num_workers", "preview_every", "preview_images",
+                "preview_keep", "tensorboard"):
         train.pop(key)
     return {"model": d["model"], "train": train}
 
