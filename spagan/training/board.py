@@ -39,7 +39,8 @@ class Board:
             for old in folder.glob(EVENTS_GLOB):
                 old.unlink()
         # purge_step hides every earlier event at or past it: keep the checkpoint's own step.
-        self.writer = SummaryWriter(log_dir=str(folder), purge_step=resumed_from + 1 if resumed_from else None)
+        self.writer = SummaryWriter(log_dir=str(folder), purge_step=resumed_from + 1 if resumed_from else None,
+                                    flush_secs=30)  # scalars reach TensorBoard within 30 s (default 120)
         self.folder = folder
 
     def add_step(self, info: Mapping[str, Any]) -> None:
