@@ -125,13 +125,15 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=60, help="timed steps per run")
     p.add_argument("--warmup", type=int, default=10, help="untimed steps first")
     p.add_argument("--rounds", type=int, default=3, help="interleaved off/on pairs")
-    p.add_argument("--preview-every", type=int, default=20, help="preview cadence of the 'on' runs")
+    p.add_argument("--preview-every", type=int, default=20, help="preview cadence of the 'on' runs (>= 2)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--data", type=Path, help="demo data (default: data/prepared, else a fresh demo set)")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--on", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.preview_every < 2 or args.steps < args.preview_every:
+        p.error("--preview-every must be >= 2 and <= --steps (steps with and without a preview are timed)")
     if args.worker:
         return worker(args)
     with tempfile.TemporaryDirectory() as tmp:

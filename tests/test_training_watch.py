@@ -167,3 +167,16 @@ def test_a_fresh_run_in_an_old_folder_starts_a_new_watch(tiny_data, tmp_path):
     train(cfg_with("train.max_steps=2", "train.preview_every=2"), tiny_data, run)
     assert preview_steps(run) == [2]
     assert [e.step for e in events(run).Scalars("loss/G")] == [1, 2]
+
+
+def test_a_missing_tensorboard_is_a_warning_not_a_failed_run(tiny_data, tmp_path, monkeypatch, caplog):
+    import spagan.training.watch as watch
+
+    def no_tensorboard(*_args, **_kwargs):
+        raise ImportError("No module named 'tensorboard'")
+
+    monkeypatch.setattr(watch, "Board", no_tensorboard)
+    result = train(cfg_with("train.max_steps=2", "train.preview_every=1"), tiny_data, tmp_path / "run")
+    assert result.finished and result.steps == 2
+    assert "TensorBoard cannot be imported" in caplog.text
+    assert preview_steps(tmp_path / "run") == [1, 2]
