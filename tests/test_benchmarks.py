@@ -41,6 +41,18 @@ def test_onnx_benchmark_reports_both_and_the_ratio():
     assert "PyTorch eager" in res.stdout and "ONNX Runtime" in res.stdout and "speed-up" in res.stdout
 
 
+@pytest.mark.slow  # two demo-size training runs (about a minute)
+def test_tensorboard_overhead_benchmark_reports_the_overhead(tmp_path):
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "tensorboard_overhead.py"), "--steps", "4", "--warmup", "1",
+           "--rounds", "1", "--preview-every", "2", "--json", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "overhead at the demo cadence" in res.stdout
+    result = json.loads(out.read_text())
+    assert result["overhead_pct"] > 0 and result["watch_preview_step_ms"] > result["watch_plain_step_ms"]
+
+
 def _bench_module():
     spec = importlib.util.spec_from_file_location("train_step_bench", ROOT / "benchmarks" / "train_step.py")
     module = importlib.util.module_from_spec(spec)

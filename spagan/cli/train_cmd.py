@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train SPA-GAN (or the CycleGAN baseline) on trainA/ trainB/")
     p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     p.add_argument("--data", required=True, help="folder with trainA/ and trainB/")
-    p.add_argument("--out", required=True, help="run folder: checkpoint, logs, resolved config")
+    p.add_argument("--out", required=True,
+                   help="run folder: checkpoint, logs, resolved config, previews/, tensorboard/")
     p.add_argument("--resume", nargs="?", const="strict", choices=("strict", "auto"), default=None,
                    help="continue from OUT/checkpoint.pt (auto: only if its config matches, else start fresh)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -171,6 +171,10 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "train.select_by": (selectable,),
     "train.select_mode": (),
     "train.publish": (),
+    "train.preview_every": (AT_LEAST_0,),  # 0: no previews
+    "train.preview_images": (AT_LEAST_1,),  # per direction and split
+    "train.preview_keep": (AT_LEAST_0,),  # 0: keep every preview
+    "train.tensorboard": (),  # a bool (the type check)
     "eval.seed": (SEED,),
     "eval.inception_weights": (inception_choice,),
     "eval.weights_dir": (),  # "" = torch hub's cache

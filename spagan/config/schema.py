@@ -75,6 +75,10 @@ class TrainConfig:
     select_by: str = "object_translation"  # the measure that picks best.pt (mean over both directions)
     select_mode: Literal["max", "min"] = "max"  # whether a higher or a lower select_by is better
     publish: Literal["last", "best"] = "last"  # the checkpoint `lineage publish` publishes
+    preview_every: int = 1000
+    preview_images: int = 4
+    preview_keep: int = 10
+    tensorboard: bool = True
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@
   train_log.jsonl   one JSON line per logged step: losses, learning rate, images/s
   metrics.json      final training metrics (written at the end)
   eval_curve.csv, best.pt, best.json   with an evaluator and train.eval_every > 0 (spagan/training/selection.py)
+  previews/         preview grids step_NNNNNN.png (train.preview_every; spagan/training/previews.py)
+  tensorboard/      TensorBoard events (train.tensorboard; spagan/training/board.py)
 
 The run's state (networks, optimisers, pools, schedule) and its checkpoint format live in
 spagan/training/state.py; this file is the loop around it.
@@ -54,6 +56,7 @@ from spagan.training.state import (
 )
 from spagan.training.selection import EvalDuringTraining, Evaluator
 from spagan.training.step import LOSS_NAMES, NonFiniteLoss, SpaGanStep, non_finite
+from spagan.training.watch import RunWatch
 
 __all__ = ["TrainResult", "build_trainables", "lr_factor", "result_dict", "schedule_length", "train"]
 
@@ -118,14 +121,18 @@ def train(
     if cfg.train.eval_every and (evaluator is not None or not dist_info.is_main):
         evals = EvalDuringTraining(evaluator, cfg, out_dir, run.steps_per_epoch, run.total, is_main=dist_info.is_main)
         evals.resume(run.step)
-        if evals.pending(run.step):  # stopped while evaluating: that evaluation first
-            evals.run(run.nets, run.step, dev)
 
     started = time.perf_counter()
     log.info("training on %s: %d+%d images, %d steps (%d per epoch), device %s, %d process(es)",
              data_dir, len(files_a), len(files_b), run.total, run.steps_per_epoch, dev, dist_info.world_size)
     loader = _loader(run, files_a, files_b, dist_info)
-    losses = _run_steps(run, loader, ckpt_path, log_path, dist_info, on_progress, should_stop, evals)
+    watch = RunWatch.start(run, data_dir, out_dir, resumed_from, dist_info.is_main)
+    try:
+        if evals is not None and evals.pending(run.step):  # stopped while evaluating: that evaluation first
+            _evaluate(evals, run, watch)
+        losses = _run_steps(run, loader, ckpt_path, log_path, dist_info, on_progress, should_stop, evals, watch)
+    finally:
+        watch.close()  # flushes TensorBoard, also after an exception
 
     if run.step == 0:  # no step to train (total == 0): still leave a checkpoint
         _save(run, ckpt_path, dist_info)
@@ -194,7 +201,8 @@ def _ignore_stop_signals(_worker_id: int) -> None:
 
 def _run_steps(run: RunState, loader: DataLoader, ckpt_path: Path, log_path: Path, dist_info: DistInfo,
                on_progress: Callable[[dict[str, Any]], None] | None,
-               should_stop: Callable[[], bool] | None, evals: EvalDuringTraining | None) -> dict[str, float]:
+               should_stop: Callable[[], bool] | None, evals: EvalDuringTraining | None,
+               watch: RunWatch) -> dict[str, float]:
     """Train over `loader`, logging and checkpointing; returns the last step's losses."""
     t_cfg, dev = run.cfg.train, run.device
     run_step = SpaGanStep(run.nets, run.cfg.model, t_cfg, run.opt_G, run.opt_D, run.pool_A, run.pool_B,
@@ -234,10 +242,18 @@ def _run_steps(run: RunState, loader: DataLoader, ckpt_path: Path, log_path: Pat
             if run.step % t_cfg.checkpoint_every == 0 or stop_now or evaluate:
                 _save(run, ckpt_path, dist_info)
             if evaluate:
-                evals.run(run.nets, run.step, dev)
+                _evaluate(evals, run, watch)
+            watch.step(info, last=stop_now)
             if stop_now:
                 break
     return losses
+
+
+def _evaluate(evals: EvalDuringTraining, run: RunState, watch: RunWatch) -> None:
+    """Evaluate at the current step; the scores also go to TensorBoard (eval/<measure>)."""
+    scores = evals.run(run.nets, run.step, run.device)
+    if scores:
+        watch.add_scalars_at(run.step, {f"eval/{k}": v for k, v in scores.items() if v is not None})
 
 
 def _save(run: RunState, ckpt_path: Path, dist_info: DistInfo) -> None:

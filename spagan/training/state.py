@@ -180,8 +180,8 @@ def resume_run(run: RunState, ckpt_path: Path, resume: bool | Literal["auto"]) -
     return run.step
 
 
-WATCH_KEYS = ("max_steps", "checkpoint_every", "log_every", "num_workers", "eval_every", "eval_images", "select_by",
-              "select_mode", "publish")
+WATCH_KEYS = ("max_steps", "checkpoint_every", "log_every", "num_workers", "preview_every", "preview_images",
+              "preview_keep", "tensorboard", "eval_every", "eval_images", "select_by", "select_mode", "publish")
 
 
 def trained_sections(cfg: Config) -> dict[str, Any]:
