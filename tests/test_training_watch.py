@@ -13,9 +13,10 @@ from spagan.core.grid import PADDING
 from spagan.inference.translator import Translator
 from spagan.models import build_networks
 from spagan.models.checkpoint import load_checkpoint
-from spagan.training.board import BOARD_DIR, Board
+from spagan.core.layout import BOARD_DIR, PREVIEW_DIR
+from spagan.training.board import Board
 from spagan.training.loop import train as _train
-from spagan.training.previews import LABEL_BAND, PREVIEW_DIR, load_rows, preview_files, translate
+from spagan.training.previews import LABEL_BAND, load_rows, preview_files, translate
 from spagan.training.step import LOSS_NAMES
 from tests.conftest import ROOT, TINY_OVERRIDES
 

@@ -15,13 +15,11 @@ from typing import Any
 
 import dagster as dg
 
+from spagan.core.layout import BOARD_DIR, EVAL_CURVE_NAME, PREVIEW_DIR, PUBLISHED_PREVIEW
 from spagan.data.preview import markdown_image, png_data_uri
 from spagan.lineage.curves import training_picture
 
 RUN_DIR = "runs/train"  # the train stage's work folder (dvc.yaml)
-PREVIEW_DIR = "previews"  # spagan.training.previews writes <run>/previews/step_NNNNNN.png
-PUBLISHED_PREVIEW = "preview.png"  # the latest preview, copied into the model folder by `lineage publish`
-BOARD_DIR = "tensorboard"
 PREVIEW_SIDE = 640
 
 
@@ -99,7 +97,7 @@ class TrainingObserver:
         last = _last_step(self.run_dir)
         if last is None:
             return
-        curve = self.run_dir / "eval_curve.csv"
+        curve = self.run_dir / EVAL_CURVE_NAME
         files = (latest_preview(self.run_dir), curve.stat().st_mtime if curve.is_file() else None)
         if files == self._files and (last["step"] == self._step or time.monotonic() - self._at < self.every):
             return

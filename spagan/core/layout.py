@@ -8,3 +8,8 @@ WEIGHTS_NAME = "model.safetensors"  # weights only (G, F, D_A, D_B + config), in
 EVAL_CURVE_NAME = "eval_curve.csv"
 BEST_NAME = "best.pt"  # the networks at the best evaluation (weights only)
 BEST_RECORD_NAME = "best.json"  # which evaluation best.pt is: step, epoch, select_by, select_mode, score
+# Watching a run: preview grids <run>/previews/step_NNNNNN.png (the newest is published as
+# preview.png) and TensorBoard events <run>/tensorboard/.
+PREVIEW_DIR = "previews"
+PUBLISHED_PREVIEW = "preview.png"
+BOARD_DIR = "tensorboard"

@@ -42,7 +42,15 @@ import yaml
 from spagan.config import Config, ConfigError, config_from_dict
 from spagan.core.errors import SpaganError
 from spagan.core.fileio import file_mode, file_sha256, json_digest, make_temp_dir, replace_dir
-from spagan.core.layout import BEST_NAME, BEST_RECORD_NAME, CHECKPOINT_NAME, EVAL_CURVE_NAME, WEIGHTS_NAME
+from spagan.core.layout import (
+    BEST_NAME,
+    BEST_RECORD_NAME,
+    CHECKPOINT_NAME,
+    EVAL_CURVE_NAME,
+    PREVIEW_DIR,
+    PUBLISHED_PREVIEW,
+    WEIGHTS_NAME,
+)
 from spagan.core.md5 import dir_md5, file_md5
 from spagan.lineage.dvcfiles import read_stage_lock
 from spagan.lineage.stamp import read_stamp
@@ -237,6 +245,9 @@ def publish_run(
         for name in RUN_FILES + tuple(n for n in OPTIONAL_RUN_FILES if (run_dir / n).is_file()):
             shutil.copy2(run_dir / name, staging / name)  # copied: a later run appends to the log
         (staging / CURVES_NAME).write_bytes(loss_curves_csv(staging / "train_log.jsonl"))
+        previews = sorted((run_dir / PREVIEW_DIR).glob("step_*.png")) if (run_dir / PREVIEW_DIR).is_dir() else []
+        if previews:  # the newest preview grid, for the Dagster UI and a quick look
+            shutil.copy2(previews[-1], staging / PUBLISHED_PREVIEW)
         lineage = build_lineage(cfg, staging, data, code, source, selection)
         (staging / LINEAGE_NAME).write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
         mode = file_mode()

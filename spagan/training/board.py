@@ -24,7 +24,6 @@ from spagan.training.step import LOSS_NAMES
 
 log = logging.getLogger(__name__)
 
-BOARD_DIR = "tensorboard"
 EVENTS_GLOB = "events.out.tfevents.*"
 
 

@@ -34,7 +34,6 @@ from spagan.models import Networks, attended_generation, attended_translation, b
 
 log = logging.getLogger(__name__)
 
-PREVIEW_DIR = "previews"
 LABEL_BAND = 12  # px of white above each direction's grid, naming it and its rows
 _NAME = re.compile(r"step_(\d+)\.png")
 _SOURCE = {"a2b": "A", "b2a": "B"}  # the domain each direction translates from

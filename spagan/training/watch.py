@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from spagan.training.board import BOARD_DIR, Board
-from spagan.training.previews import PREVIEW_DIR, Previews, load_rows, preview_files
+from spagan.core.layout import BOARD_DIR, PREVIEW_DIR
+from spagan.training.board import Board
+from spagan.training.previews import Previews, load_rows, preview_files
 from spagan.training.state import RunState
 
 log = logging.getLogger(__name__)
