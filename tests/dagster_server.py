@@ -150,7 +150,7 @@ def dagster_dev_server(tmp_path: Path, params: dict | None = None) -> Iterator[S
     home.mkdir()
     # The deployment's instance config (queued runs, one `gpu` pool slot), as docs/deploy.md ships it.
     deployment = (ROOT / "deploy" / "dagster.yaml").read_text()
-    (home / "dagster.yaml").write_text(deployment + "\ntelemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(deployment + "\ntelemetry:\n  enabled: false\nnux:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(repo), "TORCH_HOME": str(tmp_path / "torch"),
            "DVC_NO_ANALYTICS": "1"}
     env.pop(ENV_VAR, None)
@@ -180,3 +180,22 @@ def dagster_dev_server(tmp_path: Path, params: dict | None = None) -> Iterator[S
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def keep_screenshot(png: Path) -> None:
+    """With SPAGAN_UI_SCREENSHOTS=DIR, a copy of a test's screenshot in DIR (for docs and review)."""
+    if os.environ.get("SPAGAN_UI_SCREENSHOTS"):
+        shutil.copy(png, Path(os.environ["SPAGAN_UI_SCREENSHOTS"]) / png.name)
+
+
+def chart_pixels(png: Path) -> int:
+    """Pixels near the chart palette's orange and green (spagan.core.chart), which the Dagster UI
+    itself does not use: how much of a training-curves picture a screenshot shows."""
+    import numpy as np
+    from PIL import Image
+
+    from spagan.core.chart import PALETTE
+
+    rgb = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    near = [(np.abs(rgb - np.array(c)).sum(-1) < 40) for c in (PALETTE[1], PALETTE[2])]
+    return int((near[0] | near[1]).sum())

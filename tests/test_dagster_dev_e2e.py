@@ -8,12 +8,22 @@ import time
 
 import pytest
 
-from tests.dagster_server import (SELECTOR, asset_params, dagster_dev_server, free_port, gql, launch,
-                                  wait_for_location, wait_for_run)
+from tests.dagster_server import (SELECTOR, asset_params, chart_pixels, dagster_dev_server, free_port, gql,
+                                  keep_screenshot, launch, wait_for_location, wait_for_run)
+from tests.ui_browser import browser_page, chromium_available
 from tests.dagster_server import run_log as _run_log
 from tests.dvc_project import dvc
 
 RUN_TIMEOUT_S = 420
+# Clicks "[Show Markdown]" in the metadata row LABEL of an asset page; true once clicked.
+CLICK_SHOW_MARKDOWN = """(() => {
+    const row = [...document.querySelectorAll('tr')].find(r => r.textContent.trim().startsWith('LABEL'));
+    const link = row && [...row.querySelectorAll('*')].find(e => e.textContent.trim() === '[Show Markdown]'
+                                                               && e.children.length === 0);
+    if (!link) return false;
+    link.click();
+    return true;
+})()"""
 # The names other tests import from here (the helpers now live in tests/dagster_server.py).
 _gql, _wait_for_location, _free_port = gql, wait_for_location, free_port
 
@@ -54,6 +64,27 @@ def test_dagster_dev_materializes_every_asset(dagster_dev):
     mats = gql(port, asset_q)["assetOrError"]["assetMaterializations"]
     entries = {e["label"]: e.get("text") for e in mats[0]["metadataEntries"]}
     assert mats[0]["runId"] == run_id and entries["model_sha256"] == lineage["model"]["sha256"]
+
+    # trained_model shows the training: the curves picture, the newest preview, which checkpoint was
+    # published and why (markdown metadata), and in the UI the picture is on the asset's page.
+    model_q = """{ assetOrError(assetKey: {path: ["trained_model"]}) { ... on Asset {
+                   assetMaterializations(limit: 1) { metadataEntries { label
+                   ... on MarkdownMetadataEntry { mdStr } ... on TextMetadataEntry { text } } } } } }"""
+    mats = gql(port, model_q)["assetOrError"]["assetMaterializations"]
+    model_meta = {e["label"]: e.get("mdStr") or e.get("text") for e in mats[0]["metadataEntries"]}
+    assert model_meta["training_curves"].startswith("![training curves](data:image/png;base64,")
+    assert "data:image/png;base64," in model_meta["latest_preview"]
+    assert model_meta["published_checkpoint"] == f"last: step {lineage['model']['steps']} (train.publish=last)"
+    if chromium_available():  # as a user sees it: the asset page, "[Show Markdown]" of training_curves clicked
+        shot = repo.parent / "ui_trained_model_curves.png"
+        with browser_page(f"http://127.0.0.1:{port}/assets/trained_model") as page:
+            page.wait_for(CLICK_SHOW_MARKDOWN.replace("LABEL", "training_curves"))
+            page.wait_for("[...document.images].some(i => i.src.startsWith('data:image/png') && "
+                          "i.naturalWidth === 720 && i.getBoundingClientRect().width > 0)")
+            time.sleep(2.0)  # the dialog fades in
+            page.screenshot(shot)
+        keep_screenshot(shot)
+        assert chart_pixels(shot) > 200, f"{shot}: no training curves on the asset page"
 
     # The re-evaluation schedule (cron from the copy's params) and the automation sensor are listed, running.
     sched_q = """query($s: RepositorySelector!) {

@@ -159,7 +159,8 @@ def test_publish_last_names_the_best_for_information(watched_run: Path, tmp_path
     assert sel["published"] == "last" and sel["why"] == "train.publish=last" and lineage["model"]["steps"] == 18
     assert sel["best"]["step"] == json.loads((watched_run / BEST_RECORD_NAME).read_text())["step"]
     # the newest preview grid is published beside the weights (params.yaml previews the last step)
-    assert (tmp_path / "model" / "preview.png").read_bytes() == (watched_run / "previews" / "step_000018.png").read_bytes()
+    newest = watched_run / "previews" / "step_000018.png"
+    assert (tmp_path / "model" / "preview.png").read_bytes() == newest.read_bytes()
 
 
 def test_publish_best_without_a_scored_evaluation_falls_back_to_last(watched_run: Path, tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ def model_materialization(repo: Path) -> Recorded:
     metrics = json.loads((repo / facts["model_dir"] / "metrics.json").read_text(encoding="utf-8"))
     source = lin["data"].get("source") or {}
     metadata = {
+        **model_pictures(repo, repo / facts["model_dir"], lin),  # first: what the asset page shows on top
         "model_dir": dg.MetadataValue.path(str(repo / facts["model_dir"])),
         "model_md5": facts["model_md5"],
         "model_sha256": lin["model"]["sha256"],
@@ -63,7 +64,6 @@ def model_materialization(repo: Path) -> Recorded:
         "steps": lin["model"]["steps"],
         "losses": dg.MetadataValue.json({k: v for k, v in metrics.items() if k.startswith("loss_")}),
         "lineage": dg.MetadataValue.path(str(repo / facts["model_dir"] / "lineage.json")),
-        **model_pictures(repo, repo / facts["model_dir"], lin),
     }
     return Recorded(MODEL, metadata, facts["version"], locked_code_version(repo, TRAIN_STAGE),
                     {VALIDATED_MANIFEST: lin["data"]["data_version"]})
