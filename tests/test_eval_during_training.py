@@ -171,3 +171,19 @@ def test_publish_best_without_a_scored_evaluation_falls_back_to_last(watched_run
     lineage = _publish(run, tmp_path, "train.publish=best", "train.select_by=kid_x100")  # no KID offline
     assert lineage["selection"]["published"] == "last"
     assert "no evaluation during training scored kid_x100" in lineage["selection"]["why"]
+
+
+def test_the_plan_names_what_is_watched_and_refuses_a_missing_test_split(masked_data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from spagan.training.preflight import format_plan, plan_training
+
+    plan = format_plan(plan_training(_cfg("train.publish=best"), masked_data, tmp_path / "run", device="cpu"))
+    assert ("evaluation every 1 epochs (6 steps) on 3 test images per direction, best by max object_translation; "
+            "publishes the best checkpoint") in plan
+    train_only = tmp_path / "train_only"
+    for split in ("trainA", "trainB"):
+        shutil.copytree(masked_data / split, train_only / split)
+    with pytest.raises(Exception, match="testA: folder not found .*train.eval_every=1"):
+        plan_training(_cfg(), train_only, tmp_path / "run2", device="cpu")
+    plan_training(_cfg("train.eval_every=0"), train_only, tmp_path / "run3", device="cpu")  # without: fine

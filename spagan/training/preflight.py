@@ -52,6 +52,7 @@ class TrainPlan:
     checkpoint: Path
     checkpoint_bytes: int  # estimated size of one checkpoint file
     free_bytes: int  # free space where the checkpoint goes
+    watching: str = ""  # previews, TensorBoard, evaluation during training, what is published
 
 
 def _smallest(files: list[Path]) -> tuple[Path, int, int]:
@@ -95,6 +96,9 @@ def plan_training(cfg: Config, data_dir: str | Path, out_dir: str | Path, *, dev
     for split in ("testA", "testB"):  # evaluate needs them, training does not
         if (data_dir / split).is_dir():
             counts[split] = len(list_images(data_dir / split))
+        elif t_cfg.eval_every:  # ... unless it evaluates while it trains
+            raise SpaganError(f"{data_dir / split}: folder not found (train.eval_every={t_cfg.eval_every} "
+                              f"evaluates on testA/ and testB/; set train.eval_every=0 to train without)")
     processes = int(os.environ.get("WORLD_SIZE", "1"))  # torchrun's; the group is joined by train()
     if max(len(files_a), len(files_b)) < t_cfg.batch_size * processes:
         raise SpaganError(f"{data_dir}: {max(len(files_a), len(files_b))} images per domain at most, fewer than "
@@ -129,7 +133,21 @@ def plan_training(cfg: Config, data_dir: str | Path, out_dir: str | Path, *, dev
         precision=", ".join(k for k, on in switches.items() if on) or "fp32",
         loader_workers=loader_workers(t_cfg.num_workers, dev), parameters=parameters,
         checkpoint=out_dir / CHECKPOINT_NAME, checkpoint_bytes=size, free_bytes=free,
+        watching=_watching(cfg, steps_per_epoch),
     )
+
+
+def _watching(cfg: Config, steps_per_epoch: int) -> str:
+    """One line: previews, TensorBoard, evaluation during training, which checkpoint is published."""
+    t = cfg.train
+    parts = [f"previews every {t.preview_every} steps" if t.preview_every else "no previews",
+             "TensorBoard" if t.tensorboard else "no TensorBoard"]
+    if t.eval_every:
+        parts.append(f"evaluation every {t.eval_every} epochs ({t.eval_every * steps_per_epoch} steps) on "
+                     f"{t.eval_images} test images per direction, best by {t.select_mode} {t.select_by}")
+    else:
+        parts.append("no evaluation during training")
+    return ", ".join(parts) + f"; publishes the {t.publish} checkpoint"
 
 
 def _size(n: float) -> str:
@@ -157,5 +175,6 @@ def format_plan(plan: TrainPlan) -> str:
         ("device", f"{plan.device}, {plan.precision}, {plan.loader_workers} loader worker(s)"),
         ("networks", f"G {p['G']:,} + F {p['F']:,} + D_A {p['D_A']:,} + D_B {p['D_B']:,} parameters"),
         ("checkpoint", f"{plan.checkpoint}, about {_size(plan.checkpoint_bytes)} ({_size(plan.free_bytes)} free)"),
+        ("watching", plan.watching),
     ]
     return "\n".join(f"{k:<11}{v}" for k, v in rows)
