@@ -1,5 +1,8 @@
 """Shared fixtures: tiny configs and tiny CycleGAN-layout image folders written to tmp_path."""
 
+import contextlib
+import io
+import json
 import os
 from pathlib import Path
 
@@ -76,3 +79,26 @@ def own_source_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.own_source_project import make_own_project
 
     return make_own_project(tmp_path_factory.mktemp("own"))
+
+
+def run_cli(*args: object) -> tuple[int, str, str]:
+    """The real `spagan` entry point, in this process: (exit code, stdout, stderr)."""
+    from spagan.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def tiny_finished_run(root: Path) -> tuple[Path, Config]:
+    """A real (tiny, 2-step) finished training run in root/work, with the prepared-data files
+    `lineage publish` reads (root/data/prepared, manifest.csv, summary.json); returns (root, cfg)."""
+    from spagan.training.loop import train
+
+    data = write_tiny_domains(root / "data" / "prepared")
+    (root / "data" / "manifest.csv").write_text("path,sha256\ntrainA/000.png,x\n")
+    (root / "data" / "summary.json").write_text(json.dumps({"data_version": "abc123", "images": 16}))
+    cfg = load_config(ROOT / "params.yaml", TINY_OVERRIDES + ["train.max_steps=2"])
+    train(cfg, data, root / "work", device="cpu")
+    return root, cfg

@@ -1,7 +1,5 @@
 """`spagan export`: one ONNX graph (attention + generator) that ONNX Runtime runs with the same pixels."""
 
-import contextlib
-import io
 
 import numpy as np
 import onnx
@@ -10,21 +8,12 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from spagan.cli import main
 from spagan.config import load_config
 from spagan.core.errors import SpaganError
 from spagan.inference.translator import Translator
 from spagan.models import build_networks
 from spagan.models.checkpoint import save_checkpoint
-from tests.conftest import ROOT, TINY_OVERRIDES
-
-
-def _spagan(*args) -> tuple[int, str, str]:
-    """The real CLI entry point, in this process (the exporter's imports are paid once)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
+from tests.conftest import ROOT, TINY_OVERRIDES, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +27,7 @@ def exported(tmp_path_factory):
     save_checkpoint({"networks": nets.state_dicts(), "config": cfg.to_dict()},
                     ckpt)
     out = root / "b2a.onnx"
-    code, stdout, stderr = _spagan("export", "--checkpoint", ckpt, "--direction", "b2a", "--out", out)
+    code, stdout, stderr = run_cli("export", "--checkpoint", ckpt, "--direction", "b2a", "--out", out)
     assert code == 0, stderr
     return ckpt, out, stdout
 
@@ -88,7 +77,7 @@ def test_graph_that_disagrees_is_refused_and_not_written(exported, tmp_path, mon
 def test_corrupted_checkpoint_is_one_line_exit_2(tmp_path):
     bad = tmp_path / "checkpoint.pt"
     bad.write_bytes(b"PK\x03\x04 truncated zip")
-    code, _, stderr = _spagan("export", "--checkpoint", bad, "--direction", "a2b", "--out", tmp_path / "g.onnx")
+    code, _, stderr = run_cli("export", "--checkpoint", bad, "--direction", "a2b", "--out", tmp_path / "g.onnx")
     assert code == 2
     assert stderr.strip().count("\n") == 0 and "not a readable checkpoint" in stderr
     assert not (tmp_path / "g.onnx").exists()

@@ -13,7 +13,7 @@ from spagan.core.md5 import dir_md5, file_md5
 from spagan.lineage.dvcfiles import read_stage_lock
 from spagan.lineage.record import compare_with_lock, loss_curves_csv, publish_run, read_lineage
 from spagan.lineage.stamp import start_run
-from tests.conftest import ROOT, TINY_OVERRIDES
+from tests.conftest import ROOT, TINY_OVERRIDES, tiny_finished_run
 from tests.dvc_project import DVC_BIN
 
 
@@ -60,16 +60,7 @@ def test_loss_curves_csv_skips_a_torn_line(tmp_path):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """A real (tiny) finished training run plus the prepared-data files publish reads."""
-    from spagan.training.loop import train
-    from tests.conftest import write_tiny_domains
-
-    root = tmp_path_factory.mktemp("run")
-    data = write_tiny_domains(root / "data" / "prepared")
-    (root / "data" / "manifest.csv").write_text("path,sha256\ntrainA/000.png,x\n")
-    (root / "data" / "summary.json").write_text(json.dumps({"data_version": "abc123", "images": 16}))
-    cfg = load_config(ROOT / "params.yaml", TINY_OVERRIDES + ["train.max_steps=2"])
-    train(cfg, data, root / "work", device="cpu")
-    return root, cfg
+    return tiny_finished_run(tmp_path_factory.mktemp("run"))
 
 
 def test_publish_writes_lineage_and_replaces_model_whole(finished_run, tmp_path):
@@ -80,7 +71,8 @@ def test_publish_writes_lineage_and_replaces_model_whole(finished_run, tmp_path)
     lineage = publish_run(cfg, root / "work", model, data_dir=root / "data" / "prepared",
                           manifest=root / "data" / "manifest.csv", repo=ROOT)
     assert sorted(p.name for p in model.iterdir()) == [
-        "config.yaml", "lineage.json", "loss_curves.csv", "metrics.json", "model.safetensors", "train_log.jsonl"]
+        "config.yaml", "lineage.json", "loss_curves.csv", "metrics.json", "model.safetensors", "preview.png",
+        "train_log.jsonl"]  # no eval_curve.csv: trained without an evaluator
     assert read_lineage(model) == lineage
     assert lineage["data"]["data_version"] == "abc123"
     assert lineage["data"]["prepared_md5"] == dir_md5(root / "data" / "prepared")

@@ -2,8 +2,6 @@
 state), read without pickle, translating exactly as the training checkpoint it came from; old
 folders holding checkpoint.pt still load; every consumer and torch.hub take the folder."""
 
-import contextlib
-import io
 import json
 import shutil
 
@@ -11,7 +9,6 @@ import pytest
 import torch
 from PIL import Image
 
-from spagan.cli import main
 from spagan.core.errors import SpaganError
 from spagan.core.fileio import file_sha256
 from spagan.evaluation.baselines import write_constant_checkpoint
@@ -20,30 +17,14 @@ from spagan.inference.translator import Translator
 from spagan.lineage.record import publish_run, read_lineage
 from spagan.models.checkpoint import load_checkpoint, load_model_state, model_file
 from spagan.models.weights import load_weights, read_metadata, save_weights, weights_bytes
-from tests.conftest import ROOT, TINY_OVERRIDES
-
-
-def _spagan(*args) -> tuple[int, str, str]:
-    """The real CLI entry point, in this process."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
+from tests.conftest import ROOT, run_cli, tiny_finished_run
 
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """A tiny finished run and the model folder published from it."""
-    from spagan.config import load_config
-    from spagan.training.loop import train
-    from tests.conftest import write_tiny_domains
-
-    root = tmp_path_factory.mktemp("published")
-    data = write_tiny_domains(root / "data" / "prepared")
-    (root / "data" / "manifest.csv").write_text("path,sha256\ntrainA/000.png,x\n")
-    (root / "data" / "summary.json").write_text(json.dumps({"data_version": "abc123", "images": 16}))
-    cfg = load_config(ROOT / "params.yaml", TINY_OVERRIDES + ["train.max_steps=2"])
-    train(cfg, data, root / "work", device="cpu")
+    root, cfg = tiny_finished_run(tmp_path_factory.mktemp("published"))
+    data = root / "data" / "prepared"
     model = root / "models" / "spagan"
     lineage = publish_run(cfg, root / "work", model, data_dir=data, manifest=root / "data" / "manifest.csv",
                           repo=ROOT)
@@ -53,7 +34,8 @@ def published(tmp_path_factory):
 def test_published_folder_holds_the_networks_and_no_training_state(published):
     model, run = published["model"], published["run"]
     assert sorted(p.name for p in model.iterdir()) == [
-        "config.yaml", "lineage.json", "loss_curves.csv", "metrics.json", "model.safetensors", "train_log.jsonl"]
+        "config.yaml", "lineage.json", "loss_curves.csv", "metrics.json", "model.safetensors", "preview.png",
+        "train_log.jsonl"]  # no eval_curve.csv: trained without an evaluator
     ckpt = load_checkpoint(run / "checkpoint.pt")
     from safetensors import safe_open
 
@@ -143,16 +125,16 @@ def test_bad_model_files_are_one_error_naming_the_file(published, tmp_path):
 
 def test_the_cli_takes_the_published_folder(published, tmp_path):
     model, data = published["model"], published["data"]
-    code, _, err = _spagan("translate", "--checkpoint", model, "--direction", "a2b", "--input", data / "testA",
+    code, _, err = run_cli("translate", "--checkpoint", model, "--direction", "a2b", "--input", data / "testA",
                            "--output", tmp_path / "out", "--device", "cpu")
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in (data / "testA").iterdir())
     assert Image.open(tmp_path / "out" / "000.png").size == (40, 40)
-    code, out, err = _spagan("evaluate", "--params", ROOT / "params.yaml", "--checkpoint", model, "--data", data,
+    code, out, err = run_cli("evaluate", "--params", ROOT / "params.yaml", "--checkpoint", model, "--data", data,
                              "--out", tmp_path / "eval", "--dry-run", "--device", "cpu")
     assert code == 0, err
     assert f"{model / 'model.safetensors'} (step 2, 32 px)" in out
-    code, out, err = _spagan("export", "--checkpoint", model, "--direction", "a2b", "--out", tmp_path / "a2b.onnx")
+    code, out, err = run_cli("export", "--checkpoint", model, "--direction", "a2b", "--out", tmp_path / "a2b.onnx")
     assert code == 0, err
     assert (tmp_path / "a2b.onnx").stat().st_size > 0
 
