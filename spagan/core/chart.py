@@ -32,7 +32,9 @@ class Panel:
 def _label(value: float) -> str:
     if value == 0:
         return "0"
-    if abs(value) >= 1000 or abs(value) < 0.01:
+    if 1000 <= abs(value) < 1e7:
+        return f"{value:,.0f}"  # steps: 2,160
+    if abs(value) >= 1e7 or abs(value) < 0.01:
         return f"{value:.2e}"
     return f"{value:.3g}"
 
