@@ -346,7 +346,9 @@ def _selection_line(sel: dict[str, Any] | None) -> str:
         return "last checkpoint (recorded before train.publish existed)"
     if sel.get("published") == "best":
         return f"best: step {sel['step']}, {sel['select_by']} {sel['score']:.4f} ({sel['why']})"
-    return f"last checkpoint ({sel.get('why')})"
+    best = sel.get("best")
+    also = f"; best evaluation: step {best['step']}, {sel['select_by']} {best['score']:.4f}" if best else ""
+    return f"last checkpoint ({sel.get('why')}{also})"
 
 
 def locked_model_lineage(repo: str | Path, stage: str = "train") -> dict[str, Any]:
