@@ -70,7 +70,7 @@ def test_model_pictures_show_curves_preview_and_tensorboard(tmp_path: Path) -> N
 
 def test_the_observer_records_the_run_as_it_trains(tmp_path: Path) -> None:
     """In a real Dagster run: an observation when the run has steps, none while nothing moved,
-    another when a preview appears."""
+    another when a preview appears, a text-only one when only steps moved."""
     run = _write_run(tmp_path / "runs" / "train", 5)
     key = dg.AssetKey("trained_model")
 
@@ -82,12 +82,17 @@ def test_the_observer_records_the_run_as_it_trains(tmp_path: Path) -> None:
         (run / "previews").mkdir()
         Image.new("RGB", (8, 8)).save(run / "previews" / "step_000005.png")
         observe()
+        _write_run(run, 6)  # one more step, no new picture
+        observe()  # within observe_every_s: nothing
+        observe.every = 0
+        observe()
 
     result = dg.materialize([watched])
     observations = [e.event_specific_data.asset_observation for e in result.all_events
                     if e.event_type_value == "ASSET_OBSERVATION"]
-    assert len(observations) == 2
-    first, second = (o.metadata for o in observations)
+    assert len(observations) == 3
+    first, second, third = (o.metadata for o in observations)
     assert first["training_step"].value == "5 of 5" and "latest_preview" not in first
     assert "step_000005.png" in second["latest_preview"].value
     assert second["training_curves"].value.startswith("![training curves](data:image/png;base64,")
+    assert third["training_step"].value == "6 of 6" and "training_curves" not in third

@@ -2,10 +2,11 @@
 TensorBoard folder and which checkpoint was published, as metadata of ``trained_model``.
 
 While `dvc repro train` runs, `TrainingObserver` is called every few seconds by the DVC resource
-and records an AssetObservation of ``trained_model`` whenever the run folder moved on (a new
-preview or evaluation, or `observe_every_s` passed with new steps): the asset's page then shows
-the run as it trains. Once published, the materialization carries the same pictures from the
-model folder. Dagster has no image metadata type: pictures are PNGs inline in markdown.
+and records an AssetObservation of ``trained_model`` whenever the run folder moved on: with the
+pictures when a new preview or evaluation appeared, as text only (step, losses) when
+`observe_every_s` passed with new steps; the asset's Events tab then shows the run as it trains.
+Once published, the materialization carries the same pictures from the model folder. Dagster has
+no image metadata type: pictures are PNGs inline in markdown.
 """
 
 import json
@@ -99,22 +100,25 @@ class TrainingObserver:
             return
         curve = self.run_dir / EVAL_CURVE_NAME
         files = (latest_preview(self.run_dir), curve.stat().st_mtime if curve.is_file() else None)
-        if files == self._files and (last["step"] == self._step or time.monotonic() - self._at < self.every):
+        pictures = files != self._files  # only then: a day-long run must not fill the event log with PNGs
+        if not pictures and (last["step"] == self._step or time.monotonic() - self._at < self.every):
             return
         self._files, self._step, self._at = files, last["step"], time.monotonic()
-        self.context.log_event(dg.AssetObservation(asset_key=self.asset_key, metadata=self.metadata(last)))
+        self.context.log_event(dg.AssetObservation(asset_key=self.asset_key,
+                                                   metadata=self.metadata(last, pictures=pictures)))
 
-    def metadata(self, last: dict[str, Any]) -> dict[str, Any]:
-        """The run as it stands: step, losses, curves, latest preview, TensorBoard folder."""
+    def metadata(self, last: dict[str, Any], *, pictures: bool = True) -> dict[str, Any]:
+        """The run as it stands: step, losses, TensorBoard folder, and (pictures) the curves and
+        the latest preview."""
         meta: dict[str, Any] = {
             "training_step": f"{last['step']} of {last.get('total_steps')}",
             "losses": dg.MetadataValue.json({k: last[k] for k in ("G", "D_A", "D_B") if k in last}),
             "run_dir": dg.MetadataValue.path(str(self.run_dir)),
         }
-        curves = curves_markdown(self.run_dir, self.select_by)
+        curves = curves_markdown(self.run_dir, self.select_by) if pictures else None
         if curves is not None:
             meta["training_curves"] = dg.MetadataValue.md(curves)
-        preview = latest_preview(self.run_dir)
+        preview = latest_preview(self.run_dir) if pictures else None
         if preview is not None:
             meta["latest_preview"] = dg.MetadataValue.md(_preview_md(preview))
         if (self.run_dir / BOARD_DIR).is_dir():
