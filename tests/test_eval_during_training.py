@@ -68,13 +68,24 @@ def test_evaluation_never_changes_the_weights(watched_run: Path, masked_data: Pa
     assert not (tmp_path / "plain" / EVAL_CURVE_NAME).exists()
 
 
-def test_select_mode_min_picks_the_lowest(masked_data: Path, watched_run: Path, tmp_path: Path) -> None:
-    cfg = _cfg("train.select_by=offline_mmd_x100", "train.select_mode=min")
-    train(cfg, masked_data, tmp_path, device="cpu", evaluator=TrainingEvaluator(cfg, masked_data, device="cpu"))
-    rows = read_curve(tmp_path / EVAL_CURVE_NAME)
-    assert _curve(tmp_path) == _curve(watched_run)  # the same run, scored the same
-    assert json.loads((tmp_path / BEST_RECORD_NAME).read_text())["step"] == min(
-        rows, key=lambda r: r["offline_mmd_x100"])["step"]
+def test_kid_during_training_where_weights_are_on_disk_and_lower_is_better(masked_data: Path, watched_run: Path,
+                                                                          tmp_path: Path) -> None:
+    """With Inception weights on disk (random ones, made here), every evaluation has KID, and
+    select_by=kid_x100 keeps the lowest; the other measures are those of the same run without."""
+    from torchvision.models.inception import Inception3
+
+    torch.manual_seed(0)
+    weights = tmp_path / "inception.pth"
+    torch.save(Inception3(aux_logits=False, init_weights=False).state_dict(), weights)
+    cfg = _cfg("train.select_by=kid_x100", f"eval.inception_weights={weights}")  # lower is better
+    out = tmp_path / "run"
+    train(cfg, masked_data, out, device="cpu",
+          evaluator=TrainingEvaluator(cfg, masked_data, device="cpu", cache_dir=tmp_path / "cache"))
+    rows = read_curve(out / EVAL_CURVE_NAME)
+    assert all(r["kid_x100"] is not None and r["a2b_kid_x100"] is not None for r in rows)
+    no_kid = lambda curve: [{k: v for k, v in r.items() if "kid" not in k} for r in curve]
+    assert no_kid(_curve(out)) == no_kid(_curve(watched_run))  # the same run, scored the same
+    assert json.loads((out / BEST_RECORD_NAME).read_text())["step"] == min(rows, key=lambda r: r["kid_x100"])["step"]
 
 
 def test_a_stopped_run_resumes_with_its_curve_and_best(masked_data: Path, watched_run: Path, tmp_path: Path) -> None:
@@ -187,3 +198,30 @@ def test_the_plan_names_what_is_watched_and_refuses_a_missing_test_split(masked_
     with pytest.raises(Exception, match="testA: folder not found .*train.eval_every=1"):
         plan_training(_cfg(), train_only, tmp_path / "run2", device="cpu")
     plan_training(_cfg("train.eval_every=0"), train_only, tmp_path / "run3", device="cpu")  # without: fine
+
+
+def test_every_selectable_measure_ranks_a_do_nothing_model_below_the_counterpart(masked_data: Path) -> None:
+    """Selecting by a measure in its better direction never prefers the input returned unchanged
+    over the real counterpart (the reference rows of the same scoring code)."""
+    from spagan.config.rules import SELECTABLE
+    from spagan.evaluation.evaluate import direction_scores
+
+    evaluator = TrainingEvaluator(_cfg(), masked_data, device="cpu")
+    checked = []
+    for d in ("a2b", "b2a"):
+        refs = direction_scores(d, evaluator.translator, masked_data, evaluator.cfg.eval, evaluator.scorers,
+                                targets=evaluator.targets[d])["references"]
+        for measure, better in SELECTABLE.items():
+            nothing, ideal = (flat_scores({d: refs[row]})[f"{d}_{measure}"]
+                              for row in ("input_as_output", "counterpart_as_output"))
+            if nothing is None:  # KID: no Inception weights offline
+                continue
+            assert (ideal > nothing) if better == "max" else (ideal < nothing), (d, measure, nothing, ideal)
+            checked.append(measure)
+    assert sorted(set(checked)) == ["object_domain_probability", "object_translation"]
+
+
+def test_measures_a_do_nothing_model_passes_cannot_be_selected_by() -> None:
+    for measure in ("background_l1", "attention_auc", "offline_mmd_x100", "success_share"):
+        with pytest.raises(ConfigError, match="a do-nothing model fails"):
+            load_config(ROOT / "params.yaml", [f"train.select_by={measure}"])

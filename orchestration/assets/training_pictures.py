@@ -16,9 +16,9 @@ from typing import Any
 
 import dagster as dg
 
-from spagan.core.layout import BOARD_DIR, EVAL_CURVE_NAME, PREVIEW_DIR, PUBLISHED_PREVIEW
+from spagan.core.layout import BOARD_DIR, EVAL_CURVE_NAME, PUBLISHED_PREVIEW
 from spagan.data.preview import markdown_image, png_data_uri
-from spagan.lineage.curves import training_picture
+from spagan.lineage.curves import newest_preview, training_picture
 
 RUN_DIR = "runs/train"  # the train stage's work folder (dvc.yaml)
 PREVIEW_SIDE = 640
@@ -28,12 +28,6 @@ def curves_markdown(folder: Path, select_by: str) -> str | None:
     """The loss and evaluation curves of a model or run folder as inline markdown (None: no log yet)."""
     picture = training_picture(folder, select_by)
     return None if picture is None else f"![training curves]({png_data_uri(picture)})"
-
-
-def latest_preview(run_dir: Path) -> Path | None:
-    """The newest preview grid of a run folder."""
-    files = sorted((run_dir / PREVIEW_DIR).glob("step_*.png")) if (run_dir / PREVIEW_DIR).is_dir() else []
-    return files[-1] if files else None
 
 
 def _preview_md(path: Path) -> str:
@@ -99,7 +93,7 @@ class TrainingObserver:
         if last is None:
             return
         curve = self.run_dir / EVAL_CURVE_NAME
-        files = (latest_preview(self.run_dir), curve.stat().st_mtime if curve.is_file() else None)
+        files = (newest_preview(self.run_dir), curve.stat().st_mtime if curve.is_file() else None)
         pictures = files != self._files  # only then: a day-long run must not fill the event log with PNGs
         if not pictures and (last["step"] == self._step or time.monotonic() - self._at < self.every):
             return
@@ -118,7 +112,7 @@ class TrainingObserver:
         curves = curves_markdown(self.run_dir, self.select_by) if pictures else None
         if curves is not None:
             meta["training_curves"] = dg.MetadataValue.md(curves)
-        preview = latest_preview(self.run_dir) if pictures else None
+        preview = newest_preview(self.run_dir) if pictures else None
         if preview is not None:
             meta["latest_preview"] = dg.MetadataValue.md(_preview_md(preview))
         if (self.run_dir / BOARD_DIR).is_dir():

@@ -72,8 +72,7 @@ class TrainConfig:
     # Evaluation during training (spagan.evaluation.training_eval, wired by `spagan train`):
     eval_every: int = 0  # epochs between evaluations (0: off)
     eval_images: int = 16  # test images per direction scored at each evaluation (the first, sorted)
-    select_by: str = "object_translation"  # the measure that picks best.pt (mean over both directions)
-    select_mode: Literal["max", "min"] = "max"  # whether a higher or a lower select_by is better
+    select_by: str = "object_translation"  # picks best.pt (mean of both directions; better: rules.SELECTABLE)
     publish: Literal["last", "best"] = "last"  # the checkpoint `lineage publish` publishes
     preview_every: int = 1000
     preview_images: int = 4

@@ -5,9 +5,10 @@ It scores the networks as they are, with the offline measures of `spagan evaluat
 code: spagan.evaluation.evaluate.direction_scores) on a fixed slice of the test split (the first
 train.eval_images images of testA/ and testB/, sorted), and KID where the Inception weights are
 already on disk (it never downloads during training). What does not change during a run (the
-domain classifiers, fitted on trainA/ trainB/; the real target objects and features; the test
-images) is computed once, when the callback is built; each call copies the training weights
-into its own networks, so the training networks are never touched (nor their train/eval mode).
+domain classifiers, fitted on trainA/ trainB/; the real target objects and features) is computed
+once, when the callback is built; each call reads the slice's images and masks again (16 small
+files per direction: cheaper than holding them) and copies the training weights into its own
+networks, so the training networks are never touched (nor their train/eval mode).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from spagan.config import Config
-from spagan.config.rules import SELECTABLE
+from spagan.config.rules import WATCHED_MEASURES
 from spagan.core.errors import SpaganError
 from spagan.core.layout import DIRECTIONS
 from spagan.evaluation.evaluate import (
@@ -30,7 +31,9 @@ from spagan.evaluation.evaluate import (
     object_classifier,
     target_references,
 )
+from spagan.core.imageio import list_images
 from spagan.evaluation.metrics.features import FeatureCache, WeightsUnavailable, load_inception
+from spagan.evaluation.metrics.masks import find_mask
 from spagan.inference.translator import Translator
 from spagan.models import Networks, build_networks
 
@@ -39,7 +42,7 @@ log = logging.getLogger(__name__)
 
 class TrainingEvaluator:
     """Callable(networks, step) -> {measure: mean over both directions, "a2b_<measure>": ..., ...}
-    for every measure in spagan.config.rules.SELECTABLE (None where unavailable)."""
+    for every measure in spagan.config.rules.WATCHED_MEASURES (None where unavailable)."""
 
     def __init__(self, cfg: Config, data_dir: str | Path, *, device: str = "auto", cache_dir: str | Path | None = None):
         started = time.perf_counter()
@@ -54,9 +57,27 @@ class TrainingEvaluator:
                                object_classifier(self.data_dir, cfg.eval.seed)[0], *self._kid_parts(cache_dir))
         size = self.translator.image_size
         self.targets = {d: target_references(self.data_dir, d, size) for d in DIRECTIONS}
+        self._warn_if_unscorable()
         log.info("evaluation during training: the first %d test images per direction, every %d epochs "
                  "(set up in %.1f s; KID %s)", self.limit, cfg.train.eval_every, time.perf_counter() - started,
                  "on" if self.scorers.extractor is not None else "off: no Inception weights on disk")
+
+    def _warn_if_unscorable(self) -> None:
+        """Say now, not at the end of the run, when train.select_by cannot be scored on this data."""
+        measure = self.cfg.train.select_by
+        if measure == "kid_x100" and self.scorers.extractor is None:
+            why = "no Inception weights on disk (they are never downloaded during training)"
+        elif measure == "object_domain_probability" and self.scorers.object_classifier is None:
+            why = f"no object masks in {self.data_dir}/trainA_mask, trainB_mask for the object classifier"
+        elif measure in ("object_translation", "object_domain_probability") and not any(
+                find_mask(self.data_dir, f"test{d}", p) for d in "AB"
+                for p in list_images(self.data_dir / f"test{d}")[:self.limit]):
+            why = f"no object masks for the test slice ({self.data_dir}/testA_mask, testB_mask)"
+        else:
+            return
+        log.warning("train.select_by=%s cannot be scored: %s; no best checkpoint will be kept (train.publish=best "
+                    "then publishes the last). Masks come with the demo; for your own images select "
+                    "kid_x100 with Inception weights on disk, or watch the curve without selecting.", measure, why)
 
     def _kid_parts(self, cache_dir: str | Path | None) -> tuple[Any, Any, dict[str, str] | None]:
         e = self.cfg.eval
@@ -79,10 +100,10 @@ class TrainingEvaluator:
 
 
 def flat_scores(per_direction: dict[str, dict[str, Any]]) -> dict[str, float | None]:
-    """{measure, a2b_measure, b2a_measure} for every selectable measure of direction_scores' results
+    """{measure, a2b_measure, b2a_measure} for every watched measure of direction_scores' results
     (KID's mean where it was computed); the mean is None unless both directions have the measure."""
     out: dict[str, float | None] = {}
-    for measure in SELECTABLE:
+    for measure in WATCHED_MEASURES:
         values = []
         for d, result in per_direction.items():
             value = result.get(measure)

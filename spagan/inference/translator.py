@@ -1,7 +1,8 @@
 """Test-time translation as the paper does it: the source-domain discriminator's attention
-map multiplies the input before the generator (so checkpoints keep D_A and D_B)."""
+map multiplies the input before the generator (so checkpoints keep D_A and D_B). The pass
+itself is spagan.models.translation's, which the previews while training share; this adds the
+loading, the devices and images of any size."""
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -12,18 +13,9 @@ from spagan.core.errors import SpaganError
 from spagan.core.fileio import file_sha256
 from spagan.core.layout import DIRECTIONS
 from spagan.core.sizing import crop, min_side, pad_to_multiple
-from spagan.models import attended_generation, attended_translation, blend_output, build_networks
+from spagan.models import build_networks
 from spagan.models.checkpoint import load_model_state, model_file
-
-
-@dataclass
-class Translation:
-    """Outputs for a batch: attention of the source discriminator, translation, reconstruction."""
-
-    attention: torch.Tensor  # [N, 1, H, W] in [0, 1] (all ones when attention is off)
-    fake: torch.Tensor       # [N, 3, H, W] in [-1, 1]: the translation (blended, where blending is on)
-    rec: torch.Tensor | None  # [N, 3, H, W] in [-1, 1]; None when not asked for
-    generated: torch.Tensor | None = None  # the generator's own output before any blend (None: same as fake)
+from spagan.models.translation import Translation, translate_batch
 
 
 class Translator:
@@ -90,20 +82,5 @@ class Translator:
         discriminator's attention, then the generator (and the cycle back if asked)."""
         if x.shape[-2] % 4 or x.shape[-1] % 4:
             raise SpaganError(f"expected H, W multiples of 4, got {tuple(x.shape)}")
-        n = self.nets
-        gen, back, d_src, d_tgt = (n.G, n.F, n.D_A, n.D_B) if direction == "a2b" else (n.F, n.G, n.D_B, n.D_A)
-        if self.cfg.model.attention:
-            attn = d_src.attention(x)
-            generated = attended_generation(gen, x, attn)
-            fake = blend_output(generated, x, attn, self.blends)
-            rec = attended_translation(back, fake, d_tgt.attention(fake), self.blends) if reconstruct else None
-        elif self.post_hoc_blend:  # CycleGAN's generators see x itself; only the output is blended
-            attn = d_src.attention(x)
-            generated = gen(x)
-            fake = blend_output(generated, x, attn, True)
-            rec = blend_output(back(fake), fake, d_tgt.attention(fake), True) if reconstruct else None
-        else:
-            attn = torch.ones_like(x[:, :1])
-            generated = fake = gen(x)
-            rec = back(fake) if reconstruct else None
-        return Translation(attention=attn, fake=fake, rec=rec, generated=None if generated is fake else generated)
+        return translate_batch(self.nets, self.cfg.model, x, direction, reconstruct=reconstruct,
+                               post_hoc_blend=self.post_hoc_blend)

@@ -1,4 +1,5 @@
-"""The picture of a model's training: loss curves and the evaluation curve, as one PNG-ready image.
+"""The pictures of a model's training: loss curves and the evaluation curve as one PNG-ready
+image, and the newest preview grid of a run.
 
 Reads what a published model folder holds (loss_curves.csv, eval_curve.csv) or, for a run still
 training, its run folder (train_log.jsonl, eval_curve.csv): the Dagster UI shows it while a run
@@ -15,9 +16,9 @@ from pathlib import Path
 from PIL import Image
 
 from spagan.core.chart import Panel, line_chart
+from spagan.core.layout import EVAL_CURVE_NAME, PREVIEW_DIR
 
 LOSS_FILES = ("loss_curves.csv", "train_log.jsonl")
-EVAL_CURVE = "eval_curve.csv"
 GENERATOR_TOTAL = ("G",)
 GENERATOR_LOSSES = ("G_gan", "cycle", "identity", "fm")
 DISCRIMINATOR_LOSSES = ("D_A", "D_B")
@@ -71,6 +72,13 @@ def _series(rows: list[dict[str, object]], names: tuple[str, ...],
     return out
 
 
+def newest_preview(run_dir: str | Path) -> Path | None:
+    """The newest preview grid of a run folder (<run>/previews/step_NNNNNN.png), if any."""
+    folder = Path(run_dir) / PREVIEW_DIR
+    files = sorted(folder.glob("step_*.png")) if folder.is_dir() else []
+    return files[-1] if files else None
+
+
 def training_picture(folder: str | Path, select_by: str = "object_translation") -> Image.Image | None:
     """Generator and discriminator losses over steps, and `select_by` of each evaluation (mean,
     a2b, b2a) when the folder has an eval_curve.csv; None when the folder has no loss log yet."""
@@ -84,8 +92,8 @@ def training_picture(folder: str | Path, select_by: str = "object_translation") 
     panels = [Panel("generator loss, total" + suffix, _series(rows, GENERATOR_TOTAL)),
               Panel("generator loss terms", _series(rows, GENERATOR_LOSSES)),
               Panel("discriminator losses", _series(rows, DISCRIMINATOR_LOSSES))]
-    if (folder / EVAL_CURVE).is_file():
+    if (folder / EVAL_CURVE_NAME).is_file():
         names = (select_by, f"a2b_{select_by}", f"b2a_{select_by}")
         panels.append(Panel(f"evaluation during training: {select_by} on the test slice",
-                            _series(_rows(folder / EVAL_CURVE), names, ("mean", "a2b", "b2a"))))
+                            _series(_rows(folder / EVAL_CURVE_NAME), names, ("mean", "a2b", "b2a"))))
     return line_chart(panels)

@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from spagan.config import Config, ConfigError, config_from_dict
+from spagan.config.rules import SELECTABLE
 from spagan.core.errors import SpaganError
 from spagan.core.fileio import file_mode, file_sha256, json_digest, make_temp_dir, replace_dir
 from spagan.core.layout import (
@@ -47,11 +48,11 @@ from spagan.core.layout import (
     BEST_RECORD_NAME,
     CHECKPOINT_NAME,
     EVAL_CURVE_NAME,
-    PREVIEW_DIR,
     PUBLISHED_PREVIEW,
     WEIGHTS_NAME,
 )
 from spagan.core.md5 import dir_md5, file_md5
+from spagan.lineage.curves import newest_preview
 from spagan.lineage.dvcfiles import read_stage_lock
 from spagan.lineage.stamp import read_stamp
 
@@ -171,7 +172,7 @@ def build_lineage(cfg: Config, model_dir: str | Path, data: dict[str, Any], code
 
 def published_checkpoint(run_dir: str | Path, cfg: Config) -> tuple[Path, dict[str, Any]]:
     """The run checkpoint `lineage publish` publishes, and why: train.publish=best picks best.pt
-    (the best evaluation during training by select_by/select_mode, see spagan.training.selection),
+    (the best evaluation during training by select_by, see spagan.training.selection),
     falling back to the last checkpoint when no evaluation scored that measure; train.publish=last
     the run's checkpoint.pt (naming the best evaluation, if any, for information)."""
     run_dir, t = Path(run_dir), cfg.train
@@ -180,12 +181,13 @@ def published_checkpoint(run_dir: str | Path, cfg: Config) -> tuple[Path, dict[s
     best = None
     if (run_dir / BEST_RECORD_NAME).is_file() and (run_dir / BEST_NAME).is_file():
         best = json.loads((run_dir / BEST_RECORD_NAME).read_text(encoding="utf-8"))
-        if (best.get("select_by"), best.get("select_mode")) != (t.select_by, t.select_mode):
-            best = None  # chosen by another measure: not this params' best
-    selection: dict[str, Any] = {"select_by": t.select_by, "select_mode": t.select_mode, "evaluations": evaluations}
+    mode = SELECTABLE[t.select_by]
+    if best is not None and (best.get("select_by"), best.get("select_mode")) != (t.select_by, mode):
+        best = None  # chosen by another measure: not this params' best
+    selection: dict[str, Any] = {"select_by": t.select_by, "select_mode": mode, "evaluations": evaluations}
     if t.publish == "best" and best is not None:
         return run_dir / BEST_NAME, {**selection, "published": "best", "step": best["step"], "score": best["score"],
-                                     "why": f"train.publish=best: the {t.select_mode} {t.select_by} of "
+                                     "why": f"train.publish=best: the {mode} {t.select_by} of "
                                             f"{evaluations} evaluations during training"}
     if t.publish == "best":
         why = f"train.publish=best, but no evaluation during training scored {t.select_by}: the last checkpoint"
@@ -245,9 +247,9 @@ def publish_run(
         for name in RUN_FILES + tuple(n for n in OPTIONAL_RUN_FILES if (run_dir / n).is_file()):
             shutil.copy2(run_dir / name, staging / name)  # copied: a later run appends to the log
         (staging / CURVES_NAME).write_bytes(loss_curves_csv(staging / "train_log.jsonl"))
-        previews = sorted((run_dir / PREVIEW_DIR).glob("step_*.png")) if (run_dir / PREVIEW_DIR).is_dir() else []
-        if previews:  # the newest preview grid, for the Dagster UI and a quick look
-            shutil.copy2(previews[-1], staging / PUBLISHED_PREVIEW)
+        preview = newest_preview(run_dir)
+        if preview is not None:  # the newest preview grid, for the Dagster UI and a quick look
+            shutil.copy2(preview, staging / PUBLISHED_PREVIEW)
         lineage = build_lineage(cfg, staging, data, code, source, selection)
         (staging / LINEAGE_NAME).write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
         mode = file_mode()

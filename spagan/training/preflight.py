@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from spagan.config import Config
+from spagan.config.rules import SELECTABLE
 from spagan.core.device import autocast_factory, loader_workers, memory_format, pick_device
 from spagan.core.errors import SpaganError
 from spagan.core.imageio import image_size, list_images
@@ -144,7 +145,7 @@ def _watching(cfg: Config, steps_per_epoch: int) -> str:
              "TensorBoard" if t.tensorboard else "no TensorBoard"]
     if t.eval_every:
         parts.append(f"evaluation every {t.eval_every} epochs ({t.eval_every * steps_per_epoch} steps) on "
-                     f"{t.eval_images} test images per direction, best by {t.select_mode} {t.select_by}")
+                     f"{t.eval_images} test images per direction, best by {SELECTABLE[t.select_by]} {t.select_by}")
     else:
         parts.append("no evaluation during training")
     return ", ".join(parts) + f"; publishes the {t.publish} checkpoint"

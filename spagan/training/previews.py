@@ -6,10 +6,10 @@ image, input | attention overlay | translation | reconstruction). The rows are a
 the first `preview_images` files (sorted) of trainA/ then of testA/ for a2b, of trainB/ and
 testB/ for b2a (no test rows when the split is absent), each resized to train.image_size.
 
-The networks translate as test time does (spagan.inference.translator's run_padded, which
-training may not import): the source D's attention map, Eq. 2's attended generator input,
-model.attention_blend's blend, the cycle back; CycleGAN (model.attention false) shows an
-all-ones map. They run in eval mode under no_grad with the RNG forked, so a preview changes
+The networks translate by the test-time pass itself (spagan.models.translation, which
+`spagan translate` and the evaluation run): the source D's attention map, Eq. 2's attended
+generator input, model.attention_blend's blend, the cycle back; CycleGAN (model.attention
+false) shows an all-ones map. They run in eval mode under no_grad with the RNG forked, so a preview changes
 neither the weights nor anything the next step draws (tests/test_training_watch.py proves the
 weights bit-identical with previews on and off).
 """
@@ -30,7 +30,9 @@ from spagan.config import ModelConfig
 from spagan.core.grid import gallery_grid
 from spagan.core.imageio import list_images, load_image, save_pil, tensor_to_pil
 from spagan.core.layout import DIRECTIONS
-from spagan.models import Networks, attended_generation, attended_translation, blend_output
+from spagan.core.rng import rng_kept
+from spagan.models import Networks
+from spagan.models.translation import translate_batch
 
 log = logging.getLogger(__name__)
 
@@ -87,29 +89,20 @@ def load_rows(files: dict[str, dict[str, list[Path]]], size: int, device: torch.
     return rows
 
 
-@torch.no_grad()
 def translate(nets: Networks, model_cfg: ModelConfig, x: torch.Tensor, direction: str
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(attention, translation, reconstruction) of x as Translator.run_padded computes them
-    (without its post-hoc blend); x [N, 3, H, W], H and W multiples of 4."""
-    gen, back, d_src, d_tgt = ((nets.G, nets.F, nets.D_A, nets.D_B) if direction == "a2b"
-                               else (nets.F, nets.G, nets.D_B, nets.D_A))
-    if not model_cfg.attention:
-        fake = gen(x)
-        return torch.ones_like(x[:, :1]), fake, back(fake)
-    blend = model_cfg.attention_blend
-    attn = d_src.attention(x)
-    fake = blend_output(attended_generation(gen, x, attn), x, attn, blend)
-    return attn, fake, attended_translation(back, fake, d_tgt.attention(fake), blend)
+    """(attention, translation, reconstruction) of x by the test-time pass (spagan.models.
+    translation, which `spagan translate` runs too); x [N, 3, H, W], H and W multiples of 4."""
+    out = translate_batch(nets, model_cfg, x, direction)
+    return out.attention, out.fake, out.rec
 
 
 @contextmanager
 def _inert(nets: Networks, device: torch.device):
-    """Eval mode and a forked RNG for the block; training modes and RNG state as they were after."""
+    """Eval mode and the RNG kept for the block; training modes and RNG state as they were after."""
     modules = list(nets.by_name().values())
     modes = [m.training for m in modules]
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with rng_kept(device):
         try:
             for m in modules:
                 m.eval()

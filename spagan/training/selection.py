@@ -6,7 +6,8 @@ decides when it runs and keeps what it returns, in the run folder:
 
   eval_curve.csv   one row per evaluation: step, epoch, seconds, then every measure (mean over the
                    two directions, then a2b_ and b2a_), empty where a measure is unavailable
-  best.pt          the networks and config at the best evaluation by train.select_by/select_mode
+  best.pt          the networks and config at the best evaluation by train.select_by (higher or
+                   lower is better as spagan.config.rules.SELECTABLE says)
                    (weights only: no optimiser or pool state), with the step and the score
   best.json        which evaluation best.pt is: step, epoch, measure, mode, score
 
@@ -14,7 +15,7 @@ An evaluation runs every train.eval_every epochs and at the last step, right aft
 checkpoint. Its row is written after the checkpoint, so a run killed while evaluating resumes
 at that step with the row missing, and the evaluation runs again first (`pending`); rows past
 the checkpoint's step cannot exist. The best so far survives a resume (best.json); a changed
-select_by or select_mode starts the choice afresh from the next evaluation.
+select_by starts the choice afresh from the next evaluation.
 """
 
 import csv
@@ -22,19 +23,17 @@ import io
 import json
 import logging
 import math
-import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from spagan.config import Config
-from spagan.config.rules import SELECTABLE
+from spagan.config.rules import SELECTABLE, WATCHED_MEASURES
 from spagan.core.fileio import atomic_write_bytes
+from spagan.core.rng import rng_kept
 from spagan.core.layout import BEST_NAME, BEST_RECORD_NAME, EVAL_CURVE_NAME
 from spagan.models import Networks
 from spagan.models.checkpoint import save_checkpoint
@@ -43,24 +42,12 @@ log = logging.getLogger(__name__)
 
 DIRECTIONS = ("a2b", "b2a")
 CURVE_COLUMNS = ("step", "epoch", "seconds",
-                 *(name for m in SELECTABLE for name in (m, *(f"{d}_{m}" for d in DIRECTIONS))))
+                 *(name for m in WATCHED_MEASURES for name in (m, *(f"{d}_{m}" for d in DIRECTIONS))))
 
 # Scores the networks as they are at `step`: every column of CURVE_COLUMNS past "seconds" it can
 # compute (None or absent: unavailable). Called with the networks in train mode; it must not
 # change them.
 Evaluator = Callable[[Networks, int], dict[str, float | None]]
-
-
-@contextmanager
-def rng_kept(device: torch.device) -> Iterator[None]:
-    """Every random state training draws from (torch CPU and CUDA, numpy, random) is as it was
-    after the block: an evaluation never changes the weights a run reaches."""
-    py_state, np_state = random.getstate(), np.random.get_state()
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        yield
-    random.setstate(py_state)
-    np.random.set_state(np_state)
 
 
 class EvalDuringTraining:
@@ -80,7 +67,7 @@ class EvalDuringTraining:
 
     @property
     def criterion(self) -> dict[str, str]:
-        return {"select_by": self.cfg.train.select_by, "select_mode": self.cfg.train.select_mode}
+        return {"select_by": self.cfg.train.select_by, "select_mode": SELECTABLE[self.cfg.train.select_by]}
 
     def due(self, step: int) -> bool:
         """Whether step ends an evaluation period (every eval_every epochs, and the last step)."""
@@ -141,7 +128,7 @@ class EvalDuringTraining:
             return False
         if self.best is None:
             return True
-        if self.cfg.train.select_mode == "max":
+        if SELECTABLE[self.cfg.train.select_by] == "max":
             return value > self.best["score"]
         return value < self.best["score"]
 

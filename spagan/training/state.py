@@ -181,7 +181,7 @@ def resume_run(run: RunState, ckpt_path: Path, resume: bool | Literal["auto"]) -
 
 
 WATCH_KEYS = ("max_steps", "checkpoint_every", "log_every", "num_workers", "preview_every", "preview_images",
-              "preview_keep", "tensorboard", "eval_every", "eval_images", "select_by", "select_mode", "publish")
+              "preview_keep", "tensorboard", "eval_every", "eval_images", "select_by", "publish")
 
 
 def trained_sections(cfg: Config) -> dict[str, Any]:
