@@ -96,3 +96,14 @@ def test_the_observer_records_the_run_as_it_trains(tmp_path: Path) -> None:
     assert "step_000005.png" in second["latest_preview"].value
     assert second["training_curves"].value.startswith("![training curves](data:image/png;base64,")
     assert third["training_step"].value == "6 of 6" and "training_curves" not in third
+
+
+def test_the_evaluation_panel_falls_back_to_a_scored_measure(tmp_path: Path) -> None:
+    """Own images without masks: object translation is never scored, the panel shows the first
+    watched measure that was instead of an empty plot."""
+    run = _write_run(tmp_path / "run", 50)
+    (run / "eval_curve.csv").write_text("step,epoch,seconds,object_translation,success_share,a2b_success_share,"
+                                        "b2a_success_share\n10,0,0.1,,0.5,0.4,0.6\n20,0,0.1,,0.7,0.6,0.8\n")
+    picture = training_picture(run, "object_translation")
+    evaluation_panel = picture.crop((0, 600, 720, 800))
+    assert _colour_pixels(evaluation_panel, PALETTE[1]) > 30  # a2b's line and dots

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from spagan.config.rules import WATCHED_MEASURES
 from spagan.core.chart import Panel, line_chart
 from spagan.core.layout import EVAL_CURVE_NAME, PREVIEW_DIR
 
@@ -81,7 +82,8 @@ def newest_preview(run_dir: str | Path) -> Path | None:
 
 def training_picture(folder: str | Path, select_by: str = "object_translation") -> Image.Image | None:
     """Generator and discriminator losses over steps, and `select_by` of each evaluation (mean,
-    a2b, b2a) when the folder has an eval_curve.csv; None when the folder has no loss log yet."""
+    a2b, b2a; another watched measure where select_by was never scored) when the folder has an
+    eval_curve.csv; None when the folder has no loss log yet."""
     folder = Path(folder)
     log = next((folder / name for name in LOSS_FILES if (folder / name).is_file()), None)
     if log is None:
@@ -93,7 +95,13 @@ def training_picture(folder: str | Path, select_by: str = "object_translation") 
               Panel("generator loss terms", _series(rows, GENERATOR_LOSSES)),
               Panel("discriminator losses", _series(rows, DISCRIMINATOR_LOSSES))]
     if (folder / EVAL_CURVE_NAME).is_file():
-        names = (select_by, f"a2b_{select_by}", f"b2a_{select_by}")
-        panels.append(Panel(f"evaluation during training: {select_by} on the test slice",
-                            _series(_rows(folder / EVAL_CURVE_NAME), names, ("mean", "a2b", "b2a"))))
+        evals = _rows(folder / EVAL_CURVE_NAME)
+        # select_by where it was scored; on data it cannot score (no masks: your own images), the
+        # first watched measure that was, so the curve still shows how training goes.
+        for measure in dict.fromkeys((select_by, *WATCHED_MEASURES)):
+            series = _series(evals, (measure, f"a2b_{measure}", f"b2a_{measure}"), ("mean", "a2b", "b2a"))
+            if series:
+                note = "" if measure == select_by else f" ({select_by} unavailable on this data)"
+                panels.append(Panel(f"evaluation during training: {measure} on the test slice{note}", series))
+                break
     return line_chart(panels)
