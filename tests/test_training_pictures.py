@@ -8,7 +8,8 @@ import dagster as dg
 import numpy as np
 from PIL import Image
 
-from orchestration.assets.training_pictures import TrainingObserver, model_pictures, published_choice
+from orchestration.assets.training_pictures import TrainingObserver, model_pictures
+from spagan.lineage.record import published_choice
 from spagan.core.chart import PALETTE, Panel, line_chart
 from spagan.lineage.curves import training_picture
 

@@ -19,6 +19,7 @@ import dagster as dg
 from spagan.core.layout import BOARD_DIR, EVAL_CURVE_NAME, PUBLISHED_PREVIEW
 from spagan.data.preview import markdown_image, png_data_uri
 from spagan.lineage.curves import newest_preview, training_picture
+from spagan.lineage.record import published_choice
 
 RUN_DIR = "runs/train"  # the train stage's work folder (dvc.yaml)
 PREVIEW_SIDE = 640
@@ -34,22 +35,10 @@ def _preview_md(path: Path) -> str:
     return f"{path.name}\n\n" + markdown_image(path, "latest preview", PREVIEW_SIDE)
 
 
-def published_choice(lineage: dict[str, Any]) -> str:
-    """Which checkpoint `lineage publish` published, and why, in one line."""
-    sel = lineage.get("selection") or {}
-    published = sel.get("published", "last")
-    if published == "best":
-        return (f"best: step {sel.get('step')} of {lineage['model'].get('total_steps')}, "
-                f"{sel.get('select_by')} {sel.get('score'):.4f} ({sel.get('select_mode')} of "
-                f"{sel.get('evaluations')} evaluations during training; train.publish=best)")
-    why = sel.get("why") or "train.publish=last"
-    return f"last: step {lineage['model'].get('steps')} ({why})"
-
-
 def model_pictures(repo: Path, model_dir: Path, lineage: dict[str, Any]) -> dict[str, Any]:
     """Metadata of a published model: curves, latest preview, TensorBoard folder, the choice."""
     select_by = lineage["params"]["train"].get("select_by", "object_translation")
-    meta: dict[str, Any] = {"published_checkpoint": published_choice(lineage)}
+    meta: dict[str, Any] = {"published_checkpoint": published_choice(lineage)}  # as `spagan lineage show` says it
     curves = curves_markdown(model_dir, select_by)
     if curves is not None:
         meta["training_curves"] = dg.MetadataValue.md(curves)

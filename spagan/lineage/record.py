@@ -338,19 +338,31 @@ def lineage_summary(lineage: dict[str, Any]) -> str:
         f"code digest    {code}",
         f"git commit     {c.get('commit') or 'unknown'}{dirty}",
         f"model sha256   {m['sha256']}  ({m.get('file') or m.get('checkpoint')}, {m['steps']} steps)",
-        f"published      {_selection_line(lineage.get('selection'))}",
+        f"published      {published_choice(lineage)}",
+        *_best_line(lineage),
         f"device         {r['device']}  torch {r['versions'].get('torch')}  trained {r['created']}",
     ])
 
 
-def _selection_line(sel: dict[str, Any] | None) -> str:
-    if not sel:
-        return "last checkpoint (recorded before train.publish existed)"
+def published_choice(lineage: dict[str, Any]) -> str:
+    """Which checkpoint `lineage publish` published, and why, in one line (`spagan lineage show`,
+    the Dagster trained_model asset)."""
+    sel = lineage.get("selection") or {}
     if sel.get("published") == "best":
-        return f"best: step {sel['step']}, {sel['select_by']} {sel['score']:.4f} ({sel['why']})"
+        return (f"best: step {sel.get('step')} of {lineage['model'].get('total_steps')}, "
+                f"{sel.get('select_by')} {sel.get('score'):.4f} ({sel.get('select_mode')} of "
+                f"{sel.get('evaluations')} evaluations during training; train.publish=best)")
+    why = sel.get("why") or "train.publish=last"  # records from before train.publish: the last, as then
+    return f"last: step {lineage['model'].get('steps')} ({why})"
+
+
+def _best_line(lineage: dict[str, Any]) -> list[str]:
+    """The best evaluation of a run that published its last checkpoint, if it had one."""
+    sel = lineage.get("selection") or {}
     best = sel.get("best")
-    also = f"; best evaluation: step {best['step']}, {sel['select_by']} {best['score']:.4f}" if best else ""
-    return f"last checkpoint ({sel.get('why')}{also})"
+    if not best:
+        return []
+    return [f"best eval      step {best['step']}, {sel['select_by']} {best['score']:.4f} (not published)"]
 
 
 def locked_model_lineage(repo: str | Path, stage: str = "train") -> dict[str, Any]:
