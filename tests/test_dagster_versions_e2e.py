@@ -11,14 +11,13 @@ after an image is added to the raw source; `dvc status` agrees each time.
 
 import json
 import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.dagster_server import dagster_dev_server, gql, wait_for_location
+from tests.ui_browser import browser_page, chromium_available
 from tests.dvc_project import dvc
 
 pytestmark = pytest.mark.slow  # about 4 minutes: a server start, a shell repro and sensor ticks (30 s each)
@@ -62,12 +61,11 @@ def _checks(node: dict) -> dict[str, str | None]:
 def _screenshot(port: int, page: str, name: str) -> None:
     """With SPAGAN_UI_SCREENSHOTS=DIR and Chromium installed: the page as a user sees it, in DIR."""
     folder = os.environ.get("SPAGAN_UI_SCREENSHOTS")
-    if not folder or shutil.which("chromium") is None:
+    if not folder or not chromium_available():
         return
-    out = Path(folder) / name
-    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={out}",
-                    "--window-size=1600,1000", "--virtual-time-budget=15000", f"http://127.0.0.1:{port}{page}"],
-                   check=True, capture_output=True, timeout=120)
+    with browser_page(f"http://127.0.0.1:{port}{page}", 1600, 1000) as shown:
+        time.sleep(5)  # the page's live data
+        out = shown.screenshot(Path(folder) / name)
     assert out.stat().st_size > 10_000, out  # a rendered page, not a blank one
 
 

@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     if cfg.train.eval_every and os.environ.get("RANK", "0") == "0":  # only the main process evaluates
         from spagan.evaluation.training_eval import TrainingEvaluator
 
-        evaluator = TrainingEvaluator(cfg, args.data, device=args.device)
+        evaluator = TrainingEvaluator(cfg, args.data, device=args.device,
+                                      cache_dir=os.path.join(args.out, "eval_feature_cache"))
     # In a log (DVC, Dagster, CI) redraw rarely: every redraw is a line in the file.
     bar = tqdm(desc="train", unit="step", dynamic_ncols=True, mininterval=0.2 if sys.stderr.isatty() else 30)
 

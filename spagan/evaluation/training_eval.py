@@ -14,6 +14,7 @@ networks, so the training networks are never touched (nor their train/eval mode)
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,8 @@ class TrainingEvaluator:
                                        download=False, url=e.weights_url)
         except WeightsUnavailable as exc:
             return None, None, {"status": "unavailable", "reason": exc.reason, "fix": exc.fix}
-        folder = Path(cache_dir) if cache_dir else self.data_dir.parent / ".eval_feature_cache"
+        # Real images' features are computed once and kept; by default beside the run, never in the data.
+        folder = Path(cache_dir) if cache_dir else Path(tempfile.mkdtemp(prefix="spagan-eval-features-"))
         return extractor, FeatureCache(folder, extractor.cache_namespace), None
 
     def __call__(self, nets: Networks, step: int) -> dict[str, float | None]:
