@@ -111,6 +111,16 @@ def claim(folder: Path) -> bool:
 def train_plan(args: argparse.Namespace) -> None:
     """Train every planned run that has not finished (an interrupted one resumes); runs another
     live train process holds are left to it."""
+    from spagan.config import load_config
+
+    base = load_config(args.params, _flat_overrides(args.set))
+    train_runs(args, [(run, run_overrides(run, base.train.epochs, base.train.epochs_decay)) for run in plan()])
+
+
+def train_runs(args: argparse.Namespace, runs: list[tuple[Run, dict[str, Any]]]) -> None:
+    """Train each (run, overrides) not finished and not held by another live process, in order,
+    with args.set under the run's overrides; a finished run writes done.json (another study's
+    plan, e.g. benchmarks/h2z_study.py, trains through this too)."""
     import torch
 
     from spagan.config import load_config
@@ -118,14 +128,13 @@ def train_plan(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     shared = _flat_overrides(args.set)
-    base = load_config(args.params, shared)
-    for run in plan():
+    for run, overrides in runs:
         if args.only and run.name not in args.only and run.variant not in args.only:
             continue
         folder = Path(args.out) / run.name
         if (folder / "done.json").exists() or not claim(folder):
             continue
-        cfg = load_config(args.params, {**shared, **run_overrides(run, base.train.epochs, base.train.epochs_decay)})
+        cfg = load_config(args.params, {**shared, **overrides})
         log.info("training %s", run.name)
         t0 = time.perf_counter()
         result = train(cfg, args.data, folder / "train", device="cpu", resume="auto")
@@ -133,7 +142,7 @@ def train_plan(args: argparse.Namespace) -> None:
             log.warning("%s stopped at step %d of %d", run.name, result.steps, result.total_steps)
             continue
         done = {"run": run.__dict__, "train": result_dict(result), "seconds_this_process": time.perf_counter() - t0,
-                "threads": args.threads, "overrides": run_overrides(run, base.train.epochs, base.train.epochs_decay)}
+                "threads": args.threads, "overrides": overrides}
         atomic_write_bytes(folder / "done.json", (json.dumps(done, indent=2) + "\n").encode())
 
 
