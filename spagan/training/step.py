@@ -140,8 +140,10 @@ class SpaGanStep:
                     # Same generator, inputs sharing content: G(y) vs G(F(y)); F(x) vs F(G(x)).
                     loss_fm = feature_map_loss(feat_G_idt, feat_G_fake) + feature_map_loss(feat_F_idt, feat_F_fake)
                 else:
-                    # "attended": x_a (forward pass of G) vs y'_a (cycle pass of F), and symmetrically.
-                    loss_fm = feature_map_loss(feat_G_real, feat_F_fake) + feature_map_loss(feat_F_real, feat_G_fake)
+                    # "attended", the paper figure's reading: each term compares two feature stacks
+                    # of the SAME generator. G: x_a (G's forward pass) vs y'_a = A_{D_X}(F(y_a)) * F(y_a)
+                    # (G's cycle pass); F: y_a (F's forward pass) vs x'_a (F's cycle pass).
+                    loss_fm = feature_map_loss(feat_G_real, feat_G_fake) + feature_map_loss(feat_F_real, feat_F_fake)
             loss_G = loss_gan + t.lambda_cyc * loss_cyc + t.lambda_cyc * t.lambda_idt * loss_idt + t.lambda_fm * loss_fm
         self.opt_G.zero_grad(set_to_none=True)
         # inputs=: only G and F accumulate gradients (D is not stepped here), so D needs no
