@@ -268,3 +268,26 @@ def test_identity_pairing_compares_the_identity_input_with_the_cycle_input(monke
     torch.testing.assert_close(terms[0][0][1], idt_b)
     torch.testing.assert_close(terms[1][0][1], idt_a)
     assert not torch.allclose(terms[0][1][1], idt_b)  # the second stack is the cycle pass's
+
+
+@pytest.mark.parametrize("fuse", ["on", "off"])
+@pytest.mark.parametrize("identity_input", ["attended", "raw"])
+def test_identity_input_switch_sets_what_reaches_the_identity_pass(identity_input, fuse):
+    """train.identity_input: attended gives G A_{D_X}(y) * y (and F A_{D_Y}(x) * x); raw gives y
+    and x, as CycleGAN; fused or not, the forward inputs stay attended."""
+    step, nets = make_step(f"train.identity_input={identity_input}", f"train.fuse_passes={fuse}")
+    real_a, real_b = batch()
+    attn = {"A": nets.D_A.attention(real_a).detach(), "B": nets.D_B.attention(real_b).detach()}
+    idt_map = {"G": nets.D_A.attention(real_b).detach(), "F": nets.D_B.attention(real_a).detach()}
+    seen = {"G": [], "F": []}
+    for name in seen:
+        getattr(nets, name).encoder.register_forward_hook(
+            lambda m, i, o, calls=seen[name]: calls.append(i[0].detach().clone()))
+    with count_calls(nets.D_A, "attention") as maps:
+        step(real_a, real_b)
+    first = {name: calls[0] if fuse == "on" else torch.cat(calls[:2]) for name, calls in seen.items()}
+    for name, real, forward_map, other in (("G", real_b, attn["A"], real_a), ("F", real_a, attn["B"], real_b)):
+        torch.testing.assert_close(first[name][:1], forward_map * other)  # the forward input
+        expected = idt_map[name] * real if identity_input == "attended" else real
+        torch.testing.assert_close(first[name][1:], expected)
+    assert len(maps) == (1 if identity_input == "attended" else 0)  # raw: no identity map computed

@@ -167,6 +167,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "train.lambda_idt": (AT_LEAST_0,),
     "train.lambda_fm": (AT_LEAST_0,),
     "train.fm_pairing": (),
+    "train.identity_input": (),
     "train.pool_size": (AT_LEAST_0,),  # 0: no pool, D sees the newest fakes
     "train.checkpoint_every": (AT_LEAST_1,),
     "train.log_every": (AT_LEAST_1,),

@@ -61,6 +61,7 @@ class TrainConfig:
     lambda_idt: float = 0.5
     lambda_fm: float = 1.0
     fm_pairing: Literal["identity", "attended"] = "identity"
+    identity_input: Literal["attended", "raw"] = "attended"
     pool_size: int = 50
     checkpoint_every: int = 1000
     log_every: int = 1

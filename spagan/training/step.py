@@ -2,13 +2,14 @@
 
 Paper mapping: G: X->Y is `G` (A->B), F: Y->X is `F`, D_X is `D_A`, D_Y is `D_B`.
 Every generator input is attended with its source discriminator's map (Eq. 2): G sees
-A_{D_X}(.) * ., F sees A_{D_Y}(.) * ., in the forward, cycle and identity passes. The
-discriminators judge un-attended images.
+A_{D_X}(.) * ., F sees A_{D_Y}(.) * ., in the forward and cycle passes, and in the identity
+pass unless train.identity_input is raw (CycleGAN's identity input; the paper names no identity
+loss). The discriminators judge un-attended images.
 
 Discriminator passes are shared, not repeated: D_X(x) gives both x's attention map and the
 real-image logits of D_X's loss; D_Y(G(x_a)) gives both the adversarial logits of G's loss and
 the attention map of the cycle pass. The only extra passes over CycleGAN are the two maps of
-the identity inputs (no-grad when the map is detached). With attention off and lambda_fm = 0
+the attended identity inputs (no-grad when the map is detached). With attention off and lambda_fm = 0
 the step computes exactly CycleGAN's losses.
 """
 
@@ -116,9 +117,11 @@ class SpaGanStep:
             # per-sample, so the result is the same as two passes).
             g_src, f_src = [(real_a, attn_a)], [(real_b, attn_b)]
             if use_idt_pass:
-                # Identity inputs: G gets y (attended by D_X, G's source discriminator), F gets x.
-                g_src.append((real_b, self._map(n.D_A, real_b)))
-                f_src.append((real_a, self._map(n.D_B, real_a)))
+                # Identity inputs: G gets y, F gets x; attended by the generator's source
+                # discriminator (D_X for G) or raw, as CycleGAN (train.identity_input).
+                attend_idt = t.identity_input == "attended"
+                g_src.append((real_b, self._map(n.D_A, real_b) if attend_idt else None))
+                f_src.append((real_a, self._map(n.D_B, real_a) if attend_idt else None))
             g_out, f_out = self._translate(n.G, g_src), self._translate(n.F, f_src)
             fake_b, feat_G_real = g_out[0]
             fake_a, feat_F_real = f_out[0]
