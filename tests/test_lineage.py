@@ -126,6 +126,15 @@ def test_compare_with_lock_names_each_disagreement(tmp_path, finished_run):
     assert raw_train["compile"] is False
     lock["stages"]["train"]["params"]["params.yaml"]["train"] = raw_train
     assert problems() == []
+    # params.yaml's `model.n_layers_d: auto` resolves at the locked train.image_size (32 px: 1 layer),
+    # the int the lineage records; not at the dataclass default 256 px (3 layers).
+    locked_model = lock["stages"]["train"]["params"]["params.yaml"]["model"]
+    auto_lineage = {**lineage, "params": {**lineage["params"], "model": {**lineage["params"]["model"], "n_layers_d": 1}}}
+    lock["stages"]["train"]["params"]["params.yaml"]["model"] = {**locked_model, "n_layers_d": "auto"}
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
+    assert compare_with_lock(auto_lineage, read_stage_lock(tmp_path / "dvc.lock", "train")) == []
+    assert problems() == ["params section 'model' differs from dvc.lock"]  # the lineage's 3 layers are not auto's 1
+    lock["stages"]["train"]["params"]["params.yaml"]["model"] = locked_model
     lock["stages"]["train"]["deps"][1]["md5"] = "0" * 32 + ".dir"
     lock["stages"]["train"]["params"]["params.yaml"]["train"] = {**lineage["params"]["train"], "lr": 1.0}
     lock["stages"]["train"]["deps"][2]["md5"] = "9" * 32  # losses.py changed after training

@@ -39,6 +39,7 @@ def test_training_asset_runs_dvc_and_records_lock_hashes(tmp_path):
     assert meta["model_sha256"] == lineage["model"]["sha256"] and meta["steps"] == 4
     device = "cuda" if torch.cuda.is_available() else "cpu"
     assert meta["params"]["train"]["max_steps"] == 4 and meta["device"].startswith(device)
+    assert meta["discriminator"].startswith(f"n_layers_d {meta['params']['model']['n_layers_d']}: each patch sees")
     assert meta["git_commit"] == lineage["code"]["commit"] and len(meta["git_commit"]) == 40
     version = event.materialization.tags["dagster/data_version"]
     # The run log holds the lines of DVC's (and spagan's) output that matter (all of it: the compute logs).

@@ -25,7 +25,16 @@ def test_plan_of_a_run_that_would_start(tiny_data, tmp_path):
     assert plan.parameters["D_A"] == plan.parameters["D_B"] > 0
     text = format_plan(plan)
     assert "2 steps/epoch x (1 + 1 decay epochs), stopped at train.max_steps=3 = 3 steps, batch 2" in text
+    # The PatchGAN at the training size (32 px, 3 layers: more than the image), and what auto would pick.
+    assert ("patchgan   n_layers_d 3: each patch sees 70 px (219% of 32 px), attention map 3 x 3; the paper's "
+            "geometry (model.n_layers_d=auto) is n_layers_d 1: each patch sees 16 px (50% of 32 px), attention "
+            "map 15 x 15") in text
     assert not (tmp_path / "run").exists()
+
+
+def test_plan_shows_the_resolved_auto_depth(tiny_data, tmp_path):
+    plan = plan_training(cfg("model.n_layers_d=auto"), tiny_data, tmp_path / "run", device="cpu")
+    assert plan.discriminator == "n_layers_d 1: each patch sees 16 px (50% of 32 px), attention map 15 x 15"
 
 
 @pytest.mark.parametrize("breakage, message", [

@@ -206,3 +206,88 @@ def test_mechanism_tests_run_the_papers_reading_whatever_params_ship(tmp_path):
         model = load_config(params, TINY_OVERRIDES).model
         assert (model.attention, model.attention_features, model.attention_blend, model.attention_detach,
                 model.attention_interp) == (True, "post_act", False, True, "bilinear")
+
+
+def feature_map_terms(step, nets, monkeypatch, real_a, real_b):
+    """Run one step; return, for each feature map term, the two (generator, input) pairs whose
+    feature stacks it compared. Each generator pass records its input and the storage of the
+    features it returned (a fused pass's split keeps the storage, so fuse_passes=off is used)."""
+    import spagan.training.step as step_module
+
+    produced = {}  # storage pointer of a feature stack -> (generator name, its input)
+    for name in ("G", "F"):
+        net = getattr(nets, name)
+        original = net.forward_with_features
+
+        def wrapped(x, name=name, original=original):
+            out, feat = original(x)
+            produced[feat.untyped_storage().data_ptr()] = (name, x.detach().clone())
+            return out, feat
+
+        monkeypatch.setattr(net, "forward_with_features", wrapped)
+    terms = []
+    original_loss = step_module.feature_map_loss
+
+    def recording(feat_real, feat_fake):
+        terms.append(tuple(produced[f.untyped_storage().data_ptr()] for f in (feat_real, feat_fake)))
+        return original_loss(feat_real, feat_fake)
+
+    monkeypatch.setattr(step_module, "feature_map_loss", recording)
+    step(real_a, real_b)
+    return terms
+
+
+def test_attended_pairing_compares_two_stacks_of_the_same_generator(monkeypatch):
+    """The paper figure's reading (train.fm_pairing=attended): G's features of x_a against G's
+    features of y'_a = A_{D_X}(F(y_a)) * F(y_a), and F's of y_a against F's of x'_a. The old wiring
+    compared G's features of x_a with F's features of x'_a (two different networks)."""
+    step, nets = make_step("train.fm_pairing=attended", "train.fuse_passes=off")
+    real_a, real_b = batch()
+    attn_a, attn_b = nets.D_A.attention(real_a).detach(), nets.D_B.attention(real_b).detach()
+    with torch.no_grad():  # what G's and F's cycle passes will get, from the networks before the step
+        fake_a = nets.F(attn_b * real_b)
+        fake_b = nets.G(attn_a * real_a)
+        y_prime_a = nets.D_A.attention(fake_a) * fake_a
+        x_prime_a = nets.D_B.attention(fake_b) * fake_b
+    terms = feature_map_terms(step, nets, monkeypatch, real_a, real_b)
+    assert [(a[0], b[0]) for a, b in terms] == [("G", "G"), ("F", "F")]
+    (g_real, g_fake), (f_real, f_fake) = terms
+    torch.testing.assert_close(g_real[1], attn_a * real_a)
+    torch.testing.assert_close(g_fake[1], y_prime_a)
+    torch.testing.assert_close(f_real[1], attn_b * real_b)
+    torch.testing.assert_close(f_fake[1], x_prime_a)
+
+
+def test_identity_pairing_compares_the_identity_input_with_the_cycle_input(monkeypatch):
+    """The default pairing (aligned content): G(y_a) vs G(y'_a), F(x_a) vs F(x'_a)."""
+    step, nets = make_step("train.fuse_passes=off")
+    real_a, real_b = batch()
+    idt_b, idt_a = nets.D_A.attention(real_b).detach() * real_b, nets.D_B.attention(real_a).detach() * real_a
+    terms = feature_map_terms(step, nets, monkeypatch, real_a, real_b)
+    assert [(a[0], b[0]) for a, b in terms] == [("G", "G"), ("F", "F")]
+    torch.testing.assert_close(terms[0][0][1], idt_b)
+    torch.testing.assert_close(terms[1][0][1], idt_a)
+    assert not torch.allclose(terms[0][1][1], idt_b)  # the second stack is the cycle pass's
+
+
+@pytest.mark.parametrize("fuse", ["on", "off"])
+@pytest.mark.parametrize("identity_input", ["attended", "raw"])
+def test_identity_input_switch_sets_what_reaches_the_identity_pass(identity_input, fuse):
+    """train.identity_input: attended gives G A_{D_X}(y) * y (and F A_{D_Y}(x) * x); raw gives y
+    and x, as CycleGAN; fused or not, the forward inputs stay attended."""
+    step, nets = make_step(f"train.identity_input={identity_input}", f"train.fuse_passes={fuse}")
+    real_a, real_b = batch()
+    attn = {"A": nets.D_A.attention(real_a).detach(), "B": nets.D_B.attention(real_b).detach()}
+    idt_map = {"G": nets.D_A.attention(real_b).detach(), "F": nets.D_B.attention(real_a).detach()}
+    seen = {"G": [], "F": []}
+    for name in seen:
+        getattr(nets, name).encoder.register_forward_hook(
+            lambda m, i, o, calls=seen[name]: calls.append(i[0].detach().clone()))
+    with count_calls(nets.D_A, "attention") as maps:
+        step(real_a, real_b)
+    first = {name: calls[0] if fuse == "on" else torch.cat(calls[:2]) for name, calls in seen.items()}
+    for name, real, forward_map, other in (("G", real_b, attn["A"], real_a), ("F", real_a, attn["B"], real_b)):
+        torch.testing.assert_close(first[name][:1], forward_map * other)  # the forward input
+        expected = idt_map[name] * real if identity_input == "attended" else real
+        torch.testing.assert_close(first[name][1:], expected)
+    assert len(maps) == (1 if identity_input == "attended" else 0)  # raw: no identity map computed

@@ -23,6 +23,7 @@ from orchestration.assets.training_pictures import TrainingObserver, model_pictu
 from orchestration.dvc_resource import DvcCli
 from orchestration.provenance import Recorded, definition_code_version
 from spagan.config import load_config
+from spagan.config.geometry import patch_geometry
 from spagan.core.errors import SpaganError
 from spagan.lineage.record import locked_model_lineage
 from spagan.lineage.stage_version import locked_code_version
@@ -57,6 +58,9 @@ def model_materialization(repo: Path) -> Recorded:
         "prepared_md5": lock["deps"][lin["data"]["prepared"]],
         "params_digest": lin["params"]["digest"],
         "params": dg.MetadataValue.json({s: lin["params"][s] for s in ("model", "train")}),
+        # model.n_layers_d as it ran (auto resolved) and what the PatchGAN sees at the training size
+        "discriminator": patch_geometry(lin["params"]["model"]["n_layers_d"],
+                                        lin["params"]["train"]["image_size"]).describe(),
         "code_digest": lin["code"]["digest"],
         "git_commit": lin["code"]["commit"] or "unknown",
         "git_dirty": bool(lin["code"]["dirty"]),

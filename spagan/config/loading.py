@@ -17,6 +17,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 import yaml
 
+from spagan.config.geometry import resolve_n_layers_d
 from spagan.config.rules import problems, show
 from spagan.config.schema import Config
 from spagan.core.errors import SpaganError
@@ -151,12 +152,21 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 def config_from_dict(raw: Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any] | None = None) -> Config:
     """Build a checked Config from a nested dict plus optional dotted overrides: types, choices,
     ranges and cross-field rules (spagan.config.rules); the first refused key raises ConfigError."""
-    cfg = _build(Config, _merge(dict(raw or {}), parse_overrides(overrides)), "")
+    cfg = resolved(_build(Config, _merge(dict(raw or {}), parse_overrides(overrides)), ""))
     found = problems(cfg)
     if found:
         key, message = found[0]
         raise ConfigError(message, key=key)
     return cfg
+
+
+def resolved(cfg: Config) -> Config:
+    """`cfg` with its `auto` geometry resolved at the training size (model.n_layers_d), so that
+    every reader (networks, checkpoints, lineage, plans) gets the int that runs."""
+    n_layers_d = resolve_n_layers_d(cfg.model.n_layers_d, cfg.train.image_size)
+    if n_layers_d == cfg.model.n_layers_d:
+        return cfg
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, n_layers_d=n_layers_d))
 
 
 def load_config(

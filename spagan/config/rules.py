@@ -146,7 +146,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "model.ngf": (AT_LEAST_1,),
     "model.ndf": (AT_LEAST_1,),
     "model.n_blocks": (AT_LEAST_0,),
-    "model.n_layers_d": (in_range(1, 8),),  # the attention needs a second-to-last layer
+    "model.n_layers_d": (in_range(1, 8),),  # the attention needs a second-to-last layer; auto is resolved first
     "model.attention": (),
     "model.attention_detach": (),
     "model.attention_interp": (),
@@ -167,6 +167,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "train.lambda_idt": (AT_LEAST_0,),
     "train.lambda_fm": (AT_LEAST_0,),
     "train.fm_pairing": (),
+    "train.identity_input": (),
     "train.pool_size": (AT_LEAST_0,),  # 0: no pool, D sees the newest fakes
     "train.checkpoint_every": (AT_LEAST_1,),
     "train.log_every": (AT_LEAST_1,),

@@ -36,7 +36,9 @@ class ModelConfig:
     ngf: int = 64
     ndf: int = 64
     n_blocks: int = 9
-    n_layers_d: int = 3
+    # auto: the paper's geometry at train.image_size (spagan.config.geometry); the loader resolves
+    # it, so a loaded Config always holds the int.
+    n_layers_d: int | Literal["auto"] = 3
     attention: bool = True
     attention_detach: bool = True
     attention_interp: Literal["bilinear", "nearest", "bicubic"] = "bilinear"
@@ -61,6 +63,7 @@ class TrainConfig:
     lambda_idt: float = 0.5
     lambda_fm: float = 1.0
     fm_pairing: Literal["identity", "attended"] = "identity"
+    identity_input: Literal["attended", "raw"] = "attended"
     pool_size: int = 50
     checkpoint_every: int = 1000
     log_every: int = 1

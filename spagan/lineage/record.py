@@ -288,7 +288,7 @@ def compare_with_lock(lineage: dict[str, Any], stage_lock: dict[str, Any]) -> li
             problems.append(f"{data[path_key]}: lineage md5 {data[md5_key]} != dvc.lock {locked}")
     for section in ("model", "train"):
         locked = stage_lock["params"].get(section)
-        if locked is not None and _typed_section(section, locked) != lineage["params"][section]:
+        if locked is not None and _typed_section(section, stage_lock["params"]) != lineage["params"][section]:
             problems.append(f"params section {section!r} differs from dvc.lock")
     return problems + _code_problems(lineage, stage_lock)
 
@@ -312,13 +312,15 @@ def _code_problems(lineage: dict[str, Any], stage_lock: dict[str, Any]) -> list[
     return problems
 
 
-def _typed_section(section: str, raw: Any) -> Any:
+def _typed_section(section: str, locked: dict[str, Any]) -> Any:
     """A params section as dvc.lock stores it (raw YAML: `on` is a boolean there) read through the
-    typed loader, as the lineage record stores it; the raw value when it does not load."""
+    typed loader, as the lineage record stores it; the raw value when it does not load. The model
+    and train sections are read together: `model.n_layers_d: auto` resolves at train.image_size."""
+    raw = {s: locked[s] for s in ("model", "train") if s in locked and isinstance(locked[s], dict)}
     try:
-        return config_from_dict({section: raw}).to_dict()[section]
+        return config_from_dict({**raw, section: locked[section]}).to_dict()[section]
     except ConfigError:
-        return raw
+        return locked[section]
 
 
 def lineage_summary(lineage: dict[str, Any]) -> str:

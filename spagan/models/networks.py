@@ -63,7 +63,11 @@ def init_weights(module: nn.Module, gain: float = 0.02) -> None:
 
 
 def build_networks(cfg: ModelConfig) -> Networks:
-    """Create and initialise G, F, D_A, D_B (on the CPU) from the model config."""
+    """Create and initialise G, F, D_A, D_B (on the CPU) from the model config (as loaded by
+    spagan.config, which resolves `n_layers_d: auto` at the training size)."""
+    if not isinstance(cfg.n_layers_d, int):
+        raise ValueError(f"model.n_layers_d={cfg.n_layers_d!r} is unresolved: load the config through "
+                         "spagan.config (load_config, config_from_dict), which resolves auto at train.image_size")
     nets = Networks(
         G=Generator(ngf=cfg.ngf, n_blocks=cfg.n_blocks),
         F=Generator(ngf=cfg.ngf, n_blocks=cfg.n_blocks),

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from spagan.config import Config
+from spagan.config.geometry import auto_n_layers_d, patch_geometry
 from spagan.config.rules import SELECTABLE
 from spagan.core.device import autocast_factory, loader_workers, memory_format, pick_device
 from spagan.core.errors import SpaganError
@@ -54,6 +55,7 @@ class TrainPlan:
     checkpoint_bytes: int  # estimated size of one checkpoint file
     free_bytes: int  # free space where the checkpoint goes
     watching: str = ""  # previews, TensorBoard, evaluation during training, what is published
+    discriminator: str = ""  # the PatchGAN's geometry at image_size (model.n_layers_d resolved)
 
 
 def _smallest(files: list[Path]) -> tuple[Path, int, int]:
@@ -134,8 +136,19 @@ def plan_training(cfg: Config, data_dir: str | Path, out_dir: str | Path, *, dev
         precision=", ".join(k for k, on in switches.items() if on) or "fp32",
         loader_workers=loader_workers(t_cfg.num_workers, dev), parameters=parameters,
         checkpoint=out_dir / CHECKPOINT_NAME, checkpoint_bytes=size, free_bytes=free,
-        watching=_watching(cfg, steps_per_epoch),
+        watching=_watching(cfg, steps_per_epoch), discriminator=_discriminator(cfg),
     )
+
+
+def _discriminator(cfg: Config) -> str:
+    """One line: the PatchGAN's depth, receptive field and attention map at the training size,
+    and what `auto` (the paper's geometry) would pick when the setting differs."""
+    n, size = cfg.model.n_layers_d, cfg.train.image_size
+    line = patch_geometry(n, size).describe()
+    paper = auto_n_layers_d(size)
+    if n != paper:
+        line += f"; the paper's geometry (model.n_layers_d=auto) is {patch_geometry(paper, size).describe()}"
+    return line
 
 
 def _watching(cfg: Config, steps_per_epoch: int) -> str:
@@ -175,6 +188,7 @@ def format_plan(plan: TrainPlan) -> str:
                      f"{cap} = {plan.total_steps} steps, batch {plan.batch_size} x {plan.processes} process(es)"),
         ("device", f"{plan.device}, {plan.precision}, {plan.loader_workers} loader worker(s)"),
         ("networks", f"G {p['G']:,} + F {p['F']:,} + D_A {p['D_A']:,} + D_B {p['D_B']:,} parameters"),
+        ("patchgan", plan.discriminator),
         ("checkpoint", f"{plan.checkpoint}, about {_size(plan.checkpoint_bytes)} ({_size(plan.free_bytes)} free)"),
         ("watching", plan.watching),
     ]

@@ -2,13 +2,14 @@
 
 Paper mapping: G: X->Y is `G` (A->B), F: Y->X is `F`, D_X is `D_A`, D_Y is `D_B`.
 Every generator input is attended with its source discriminator's map (Eq. 2): G sees
-A_{D_X}(.) * ., F sees A_{D_Y}(.) * ., in the forward, cycle and identity passes. The
-discriminators judge un-attended images.
+A_{D_X}(.) * ., F sees A_{D_Y}(.) * ., in the forward and cycle passes, and in the identity
+pass unless train.identity_input is raw (CycleGAN's identity input; the paper names no identity
+loss). The discriminators judge un-attended images.
 
 Discriminator passes are shared, not repeated: D_X(x) gives both x's attention map and the
 real-image logits of D_X's loss; D_Y(G(x_a)) gives both the adversarial logits of G's loss and
 the attention map of the cycle pass. The only extra passes over CycleGAN are the two maps of
-the identity inputs (no-grad when the map is detached). With attention off and lambda_fm = 0
+the attended identity inputs (no-grad when the map is detached). With attention off and lambda_fm = 0
 the step computes exactly CycleGAN's losses.
 """
 
@@ -116,9 +117,11 @@ class SpaGanStep:
             # per-sample, so the result is the same as two passes).
             g_src, f_src = [(real_a, attn_a)], [(real_b, attn_b)]
             if use_idt_pass:
-                # Identity inputs: G gets y (attended by D_X, G's source discriminator), F gets x.
-                g_src.append((real_b, self._map(n.D_A, real_b)))
-                f_src.append((real_a, self._map(n.D_B, real_a)))
+                # Identity inputs: G gets y, F gets x; attended by the generator's source
+                # discriminator (D_X for G) or raw, as CycleGAN (train.identity_input).
+                attend_idt = t.identity_input == "attended"
+                g_src.append((real_b, self._map(n.D_A, real_b) if attend_idt else None))
+                f_src.append((real_a, self._map(n.D_B, real_a) if attend_idt else None))
             g_out, f_out = self._translate(n.G, g_src), self._translate(n.F, f_src)
             fake_b, feat_G_real = g_out[0]
             fake_a, feat_F_real = f_out[0]
@@ -140,8 +143,10 @@ class SpaGanStep:
                     # Same generator, inputs sharing content: G(y) vs G(F(y)); F(x) vs F(G(x)).
                     loss_fm = feature_map_loss(feat_G_idt, feat_G_fake) + feature_map_loss(feat_F_idt, feat_F_fake)
                 else:
-                    # "attended": x_a (forward pass of G) vs y'_a (cycle pass of F), and symmetrically.
-                    loss_fm = feature_map_loss(feat_G_real, feat_F_fake) + feature_map_loss(feat_F_real, feat_G_fake)
+                    # "attended", the paper figure's reading: each term compares two feature stacks
+                    # of the SAME generator. G: x_a (G's forward pass) vs y'_a = A_{D_X}(F(y_a)) * F(y_a)
+                    # (G's cycle pass); F: y_a (F's forward pass) vs x'_a (F's cycle pass).
+                    loss_fm = feature_map_loss(feat_G_real, feat_G_fake) + feature_map_loss(feat_F_real, feat_F_fake)
             loss_G = loss_gan + t.lambda_cyc * loss_cyc + t.lambda_cyc * t.lambda_idt * loss_idt + t.lambda_fm * loss_fm
         self.opt_G.zero_grad(set_to_none=True)
         # inputs=: only G and F accumulate gradients (D is not stepped here), so D needs no
