@@ -77,7 +77,7 @@ def build_masked_source(
             for path in files:
                 shutil.copyfile(path, tmp / split / path.name)
         (tmp / f"{masked_split}_mask").mkdir()
-        for image, mask in mask_of.items():
+        for mask in mask_of.values():
             shutil.copyfile(mask, tmp / f"{masked_split}_mask" / mask.name)
         replace_dir(tmp, dest)
     except BaseException:
