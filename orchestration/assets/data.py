@@ -73,7 +73,8 @@ _PREPARE_CODE = definition_code_version(PREPARE_STAGE)
         dg.AssetSpec(DEDUPLICATED_IMAGES, group_name="data", kinds={"dvc"}, deps=[RAW_IMAGES],
                      code_version=_PREPARE_CODE,
                      description="kept images in prepared/: exact and near duplicates and train copies of "
-                                 "test images dropped"),
+                                 "test images listed in duplicates.csv, and dropped (data.dedupe: drop) or kept "
+                                 "(report); the source's count beside the kept one per split"),
         dg.AssetSpec(VALIDATED_MANIFEST, group_name="data", kinds={"dvc", "pandera"}, deps=[DEDUPLICATED_IMAGES],
                      code_version=_PREPARE_CODE,
                      description="manifest.csv of prepared/, validated by the pandera schema"),

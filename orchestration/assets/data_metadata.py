@@ -30,6 +30,17 @@ def counts_metadata(manifest: pd.DataFrame) -> dg.TableMetadataValue:
     return counts_table(count_table(manifest))
 
 
+def splits_metadata(summary: dict) -> dict:
+    """summary.json's per-split counts (the source's next to the kept, spagan.data.splits) as a
+    table, the data.dedupe mode, and the warning for every test split that lost images."""
+    splits = summary.get("splits") or {}
+    rows = pd.DataFrame([{"split": name, **counts} for name, counts in splits.items()],
+                        columns=["split", "source", "kept", "quarantined", "duplicates", "dropped"])
+    warnings = summary.get("warnings") or []
+    return {"source_vs_kept": table(rows), "dedupe": summary.get("dedupe", "drop"),
+            "test_split": "changed: " + " ".join(warnings) if warnings else "as in the source"}
+
+
 def preview(images_root: Path, paths: list[str], sheet_file: Path, title: str) -> dict:
     """Contact sheet of `paths` (relative to images_root): embedded thumbnail + linked PNG file.
 
@@ -88,20 +99,21 @@ def data_materializations(repo: Path, lock: dict[str, Any] | None = None) -> lis
     }
     dups = t.duplicates
     kinds = dups["kind"].value_counts().rename_axis("kind").reset_index(name="images")
-    pairs = [p for d, k in zip(dups["path"], dups["duplicate_of"]) for p in (d, k)][:32]  # dropped, then kept
+    pairs = [p for d, k in zip(dups["path"], dups["duplicate_of"]) for p in (d, k)][:32]  # listed, then its copy
     kept_version = data_version(t.kept)
     dedup = {
         **trace,
         "images": len(t.kept),
         ROW_COUNT: len(t.kept),
         "counts": counts_metadata(t.kept),
+        **splits_metadata(t.summary),
         "duplicates": len(dups),
         "leakage": int((dups["kind"] == "leakage").sum()),
         "duplicate_kinds": table(kinds, ["kind", "images"]),
-        "duplicate_table": table(dups, ["path", "kind", "duplicate_of", "distance"]),
+        "duplicate_table": table(dups, ["path", "kind", "duplicate_of", "distance", "kept"]),
         "duplicates_file": dg.MetadataValue.path(str(out / "duplicates.csv")),
         "data_version": kept_version,
-        **preview(out / "ingested", pairs, out / "previews" / "duplicates.png", "duplicate pairs (dropped, kept)"),
+        **preview(out / "ingested", pairs, out / "previews" / "duplicates.png", "duplicate pairs (listed, the copy it duplicates)"),
     }
     validated = {
         **trace,

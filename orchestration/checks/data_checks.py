@@ -55,7 +55,8 @@ def manifest_schema_valid(data_paths: DataPaths) -> dg.AssetCheckResult:
     except SpaganError as exc:
         return cannot_run(exc, data_paths)
     try:
-        validate_manifest(manifest, min_size=cfg.min_size, min_images_per_split=cfg.min_images_per_split)
+        validate_manifest(manifest, min_size=cfg.min_size, min_images_per_split=cfg.min_images_per_split,
+                          unique_content=cfg.dedupe == "drop")
     except ManifestValidationError as exc:
         return dg.AssetCheckResult(passed=False, metadata={"report": dg.MetadataValue.md(f"```\n{exc.report}\n```"),
                                                            **checked_version(data_paths)})
@@ -64,14 +65,20 @@ def manifest_schema_valid(data_paths: DataPaths) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=DEDUPLICATED_IMAGES, blocking=True, automation_condition=EVERY_VERSION)
 def no_train_test_leakage(data_paths: DataPaths) -> dg.AssetCheckResult:
-    """No kept train image is within data.phash_threshold bits of a kept test image of its domain."""
+    """No kept train image is within data.phash_threshold bits of a kept test image of its domain.
+    With data.dedupe: report the source is kept whole on purpose (a benchmark), so leaks fail as a
+    warning that names them and does not block training; with drop they are an error."""
     try:
         cfg, out = data_paths.data_config(), data_paths.out_dir()
         pairs = leakage_pairs(load_manifest(out / "prepared"), cfg.phash_threshold)
     except SpaganError as exc:
         return cannot_run(exc, data_paths)
+    report = cfg.dedupe == "report"
     return dg.AssetCheckResult(
         passed=pairs.empty,
+        severity=dg.AssetCheckSeverity.WARN if report else dg.AssetCheckSeverity.ERROR,
+        description=None if pairs.empty or not report else
+        f"{len(pairs)} train/test pairs kept as the source has them (data.dedupe: report; duplicates.csv lists them)",
         metadata={"leaking_pairs": len(pairs), "phash_threshold": cfg.phash_threshold,
                   "pairs": table(pairs, ["domain", "train_path", "test_path", "distance"]),
                   **checked_version(data_paths)},

@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "prepare", help="ingest, deduplicate and validate two image domains",
         description="Ingest a trainA/trainB/testA/testB folder or .zip (or generate the demo domains), "
-        "quarantine bad files, drop duplicates and train/test leakage, validate the manifest.",
+        "quarantine bad files, list duplicates and train/test leakage (dropped with data.dedupe: drop, "
+        "kept with report), validate the manifest.",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--source", type=Path, help="CycleGAN-layout folder or .zip (never modified); "
@@ -79,21 +80,32 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_summary(summary: dict, out: Path) -> str:
-    """The one-screen summary printed after a successful run."""
-    c = summary["counts"]
+    """The one-screen summary printed after a successful run: kept images per split with the
+    source's count beside them, and a loud warning for every test split that lost images."""
+    c, splits = summary["counts"], summary.get("splits") or {}
+
+    def cell(name: str) -> str:
+        source = (splits.get(name) or {}).get("source", c[name])
+        return f"{c[name]:5d} of {source:5d}"
+
+    listed = ", ".join(f"{k} {v}" for k, v in summary["duplicates"].items()) or "none"
+    mode = summary.get("dedupe", "drop")
     lines = [
-        f"prepared {summary['images']} images in {out / 'prepared'}",
-        "            train  test",
-        f"  domain A  {c['trainA']:5d} {c['testA']:5d}",
-        f"  domain B  {c['trainB']:5d} {c['testB']:5d}",
+        f"prepared {summary['images']} images in {out / 'prepared'} (kept of the source's)",
+        "                  train           test",
+        f"  domain A  {cell('trainA')}  {cell('testA')}",
+        f"  domain B  {cell('trainB')}  {cell('testB')}",
         f"quarantined {summary['quarantined']}: "
         + (", ".join(f"{k} {v}" for k, v in summary["quarantine_reasons"].items()) or "none")
         + f"  ({out / 'quarantine.csv'})",
-        "duplicates dropped: " + (", ".join(f"{k} {v}" for k, v in summary["duplicates"].items()) or "none")
-        + f"  ({out / 'duplicates.csv'})",
+        ("duplicates dropped: " if mode == "drop" else "duplicates listed, all kept (data.dedupe=report): ")
+        + listed + f"  ({out / 'duplicates.csv'})",
         f"manifest: {out / 'manifest.csv'}",
         f"data version: {summary['data_version']} (raw source {summary['raw_version']})",
         f"source: {(summary.get('source') or {}).get('path') or 'demo domains'} "
         f"(md5 {(summary.get('source') or {}).get('md5') or '-'})",
     ]
+    lines += [f"WARNING: test split changed: {w}" for w in summary.get("warnings", [])]
+    lines += [f"note: {name}: {n['quarantined']} file(s) beside its {n['source']} images are unusable (quarantine.csv)"
+              for name, n in splits.items() if name.startswith("test") and n["quarantined"]]
     return "\n".join(lines)

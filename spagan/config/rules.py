@@ -140,6 +140,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "data.min_size": (AT_LEAST_1,),
     "data.max_pixels": (AT_LEAST_1,),
     "data.phash_threshold": (in_range(0, 64),),  # Hamming distance between two 64-bit hashes
+    "data.dedupe": (),  # drop | report: its choices say everything
     "data.min_images_per_split": (AT_LEAST_1,),
     "data.balance_max_ratio": (AT_LEAST_1,),  # larger / smaller domain: 1 is perfect balance
     "data.max_quarantine_fraction": (SHARE,),

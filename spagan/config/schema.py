@@ -26,6 +26,7 @@ class DataConfig:
     min_size: int = 32
     max_pixels: int = 89_478_485
     phash_threshold: int = 6
+    dedupe: Literal["drop", "report"] = "drop"  # drop listed duplicates, or keep every image and only list them
     min_images_per_split: int = 4
     balance_max_ratio: float = 3.0
     max_quarantine_fraction: float = 0.2

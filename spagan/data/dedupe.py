@@ -6,8 +6,11 @@ two hashes within the threshold agree exactly on at least one block, so only has
 block value are compared (vectorised numpy over sorted runs, never a Python double loop).
 
 Which copy is kept is deterministic: test images first (the test set stays fixed), then the
-most pixels, then the smallest prepared path. An image is dropped when it is a duplicate of an
-image already kept; a train image near a test image is dropped as ``leakage``.
+most pixels, then the smallest prepared path. An image is listed when it is a duplicate of an
+image ranked before it and not itself listed; a train image near a test image is listed as
+``leakage``. With ``drop`` (data.dedupe: drop) the listed images are left out of the kept rows;
+without it every row is kept and the list is only a report (the same list either way, so a
+benchmark kept whole shows exactly what drop mode would have removed).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from spagan.data.schema import DUPLICATE_COLUMNS
+from spagan.data.schema import DROPPED, DUPLICATE_COLUMNS, KEPT
 
 _BYTE_POPCOUNT = np.array([i.bit_count() for i in range(256)], dtype=np.uint8)
 
@@ -80,7 +83,8 @@ def near_pairs(hashes: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarr
 
 @dataclass(frozen=True)
 class DedupeResult:
-    """`kept`: manifest rows to use; `duplicates`: dropped rows with kind and kept counterpart."""
+    """`kept`: manifest rows to use; `duplicates`: listed rows with kind, the copy they duplicate
+    and whether they are among the kept rows (column ``kept``)."""
 
     kept: pd.DataFrame
     duplicates: pd.DataFrame
@@ -128,14 +132,17 @@ def _dedupe_domain(df: pd.DataFrame, threshold: int) -> list[dict]:
     return rows
 
 
-def find_duplicates(manifest: pd.DataFrame, threshold: int) -> DedupeResult:
-    """Split `manifest` into kept rows and duplicate rows (per domain; see module docstring)."""
+def find_duplicates(manifest: pd.DataFrame, threshold: int, *, drop: bool = True) -> DedupeResult:
+    """List the duplicates of `manifest` (per domain; see module docstring); the kept rows leave
+    them out when `drop`, else they are every row of `manifest`."""
     rows: list[dict] = []
     for _, group in manifest.groupby("domain", sort=True):
         rows.extend(_dedupe_domain(group.reset_index(drop=True), threshold))
+    for row in rows:
+        row["kept"] = DROPPED if drop else KEPT
     dups = pd.DataFrame(rows, columns=DUPLICATE_COLUMNS).sort_values("path", ignore_index=True)
-    kept = manifest[~manifest["path"].isin(set(dups["path"]))].reset_index(drop=True)
-    return DedupeResult(kept, dups)
+    kept = manifest[~manifest["path"].isin(set(dups["path"]))] if drop else manifest
+    return DedupeResult(kept.reset_index(drop=True), dups)
 
 
 def leakage_pairs(manifest: pd.DataFrame, threshold: int) -> pd.DataFrame:

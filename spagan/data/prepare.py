@@ -9,9 +9,11 @@ Layout of ``out_dir`` (the same for ``spagan prepare --out DIR`` and the Dagster
                        counterparts (*_pair/) + manifest.csv: the training input
     quarantine.csv     every unusable file with its reason
     source.json        which raw source was ingested: data.source ("" = demo), kind, DVC md5
-    duplicates.csv     every dropped duplicate with its kind and the copy kept
+    duplicates.csv     every exact/near duplicate and train/test leak with its kind, the copy it
+                       duplicates, and whether it was kept (data.dedupe: report) or dropped
     manifest.csv       the validated manifest of prepared/ (written only when valid)
-    summary.json       counts, reasons, data versions
+    summary.json       counts (per split: the source's next to the kept), reasons, data versions,
+                       and a warning for every test split that kept fewer images than the source
 
 Data versions are sha256 digests of (path, content hash) lines, so an unchanged source gives
 an unchanged version whatever the file times or the order of listing.
@@ -36,6 +38,7 @@ from spagan.core.md5 import path_md5
 from spagan.data.dedupe import DedupeResult, find_duplicates
 from spagan.data.demo import generate_demo
 from spagan.data.ingest import COMPANIONS, IngestResult, ingest
+from spagan.data.splits import split_counts, split_warnings
 from spagan.data.schema import (
     DUPLICATE_COLUMNS,
     MANIFEST_COLUMNS,
@@ -120,11 +123,12 @@ def _kept_files(kept: pd.DataFrame) -> list[str]:
 
 
 def dedupe_step(out_dir: str | Path, cfg: DataConfig) -> DedupeResult:
-    """Step 2: drop duplicates; link kept images (with their masks and counterparts) into
-    ``out_dir/prepared``, write duplicates.csv."""
+    """Step 2: list duplicates and leaks in duplicates.csv; link the kept images (every image with
+    data.dedupe: report, the unlisted ones with drop), their masks and counterparts into
+    ``out_dir/prepared``."""
     out = Path(out_dir)
     manifest = read_table(out / "ingested" / "manifest.csv", MANIFEST_COLUMNS)
-    result = find_duplicates(manifest, cfg.phash_threshold)
+    result = find_duplicates(manifest, cfg.phash_threshold, drop=cfg.dedupe == "drop")
     tmp = make_temp_dir(out, ".prepared.tmp-")
     try:
         for rel in _kept_files(result.kept):
@@ -148,28 +152,36 @@ def validate_step(out_dir: str | Path, cfg: DataConfig) -> pd.DataFrame:
     manifest = read_table(out / "prepared" / "manifest.csv", MANIFEST_COLUMNS)
     (out / "validation_report.txt").unlink(missing_ok=True)
     try:
-        valid = validate_manifest(manifest, min_size=cfg.min_size, min_images_per_split=cfg.min_images_per_split)
+        valid = validate_manifest(manifest, min_size=cfg.min_size, min_images_per_split=cfg.min_images_per_split,
+                                  unique_content=cfg.dedupe == "drop")  # report keeps exact copies
     except Exception as exc:
         (out / "manifest.csv").unlink(missing_ok=True)
         (out / "validation_report.txt").write_text(str(exc) + "\n", encoding="utf-8")
         raise
     write_csv(valid, out / "manifest.csv")
-    summary = summarise(out)
+    summary = summarise(out, cfg.dedupe)
+    for warning in summary["warnings"]:  # a benchmark's test split must never change silently
+        log.warning("test split changed: %s", warning)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return valid
 
 
-def summarise(out_dir: str | Path) -> dict:
-    """Counts, reasons and versions of what the three steps wrote under `out_dir`."""
+def summarise(out_dir: str | Path, dedupe: str) -> dict:
+    """Counts, reasons and versions of what the three steps wrote under `out_dir` (`dedupe`: the
+    data.dedupe they ran with)."""
     out = Path(out_dir)
     ingested = read_table(out / "ingested" / "manifest.csv", MANIFEST_COLUMNS)
     quarantine = read_table(out / "quarantine.csv", QUARANTINE_COLUMNS)
     dups = read_table(out / "duplicates.csv", DUPLICATE_COLUMNS)
     kept = read_table(out / "prepared" / "manifest.csv", MANIFEST_COLUMNS)
     counts = count_table(kept)
+    splits = split_counts(ingested, quarantine, kept, dups)
     return {
         "images": len(kept),
         "counts": {f"{s}{d}": int(counts.at[d, s]) for d in counts.index for s in counts.columns},
+        "dedupe": dedupe,
+        "splits": splits,  # per split folder: source (usable images), quarantined, duplicates, dropped, kept
+        "warnings": split_warnings(splits, dups, dedupe),
         "ingested": len(ingested),
         "quarantined": len(quarantine),
         "quarantine_reasons": {str(k): int(v) for k, v in quarantine["reason"].value_counts().sort_index().items()},
@@ -204,7 +216,7 @@ def prepare(
     ingest_step(src, out, cfg, workers=workers, progress=progress, label="" if source is None else label)
     dedupe_step(out, cfg)
     manifest = validate_step(out, cfg)
-    return PrepareOutcome(out, summarise(out), manifest)
+    return PrepareOutcome(out, summarise(out, cfg.dedupe), manifest)
 
 
 @dataclass(frozen=True)
@@ -214,7 +226,7 @@ class PreparedTables:
     ingested: pd.DataFrame  # usable images of the source
     quarantine: pd.DataFrame  # unusable files with their reasons
     kept: pd.DataFrame  # prepared/manifest.csv: images left after deduplication
-    duplicates: pd.DataFrame  # dropped duplicates with the copy kept
+    duplicates: pd.DataFrame  # listed duplicates and leaks with the copy they duplicate, kept or dropped
     manifest: pd.DataFrame  # the validated manifest.csv
     summary: dict  # summary.json
 

@@ -24,8 +24,11 @@ MANIFEST_COLUMNS = [
 ]
 QUARANTINE_COLUMNS = ["source_path", "split", "domain", "reason", "detail", "bytes", "sha256"]
 DUPLICATE_COLUMNS = [
-    "path", "source_path", "domain", "split", "kind", "duplicate_of", "duplicate_of_split", "distance",
+    "path", "source_path", "domain", "split", "kind", "duplicate_of", "duplicate_of_split", "distance", "kept",
 ]
+# Values of the duplicates table's `kept` column: whether the listed image is in prepared/
+# (data.dedupe: report keeps every image and only lists them; drop leaves them out).
+KEPT, DROPPED = "yes", "no"
 DOMAINS = ("A", "B")
 SPLITS = ("train", "test")
 _INT_COLUMNS = {"width", "height", "bytes", "distance"}
@@ -70,10 +73,18 @@ class ManifestModel(pa.DataFrameModel):
         return df["path"].str.split("/").str[0] == df["split"] + df["domain"]
 
 
-def manifest_model(min_size: int, min_images_per_split: int) -> type[ManifestModel]:
-    """The manifest schema with the limits from params (data.min_size, data.min_images_per_split)."""
+class _CopiesAllowed(ManifestModel):
+    """The manifest of a source kept whole: exact copies share a sha256."""
 
-    class Manifest(ManifestModel):
+    sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+
+
+def manifest_model(min_size: int, min_images_per_split: int, *, unique_content: bool = True) -> type[ManifestModel]:
+    """The manifest schema with the limits from params (data.min_size, data.min_images_per_split).
+    `unique_content` False admits byte-identical images (data.dedupe: report keeps a source's exact
+    copies, listed in duplicates.csv)."""
+
+    class Manifest(ManifestModel if unique_content else _CopiesAllowed):
         @pa.dataframe_check(error=f"image side smaller than data.min_size={min_size}")
         def large_enough(cls, df: pd.DataFrame) -> Series[bool]:
             return (df["width"] >= min_size) & (df["height"] >= min_size)
@@ -129,9 +140,12 @@ def format_failures(df: pd.DataFrame, failure_cases: pd.DataFrame, *, max_rows: 
     return "\n".join(lines)
 
 
-def validate_manifest(df: pd.DataFrame, *, min_size: int, min_images_per_split: int) -> pd.DataFrame:
-    """Validate lazily; returns `df` or raises ManifestValidationError listing every failure."""
-    model = manifest_model(min_size, min_images_per_split)
+def validate_manifest(
+    df: pd.DataFrame, *, min_size: int, min_images_per_split: int, unique_content: bool = True
+) -> pd.DataFrame:
+    """Validate lazily; returns `df` or raises ManifestValidationError listing every failure
+    (`unique_content`: see manifest_model)."""
+    model = manifest_model(min_size, min_images_per_split, unique_content=unique_content)
     try:
         return model.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:

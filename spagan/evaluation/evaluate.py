@@ -50,6 +50,7 @@ from spagan.evaluation.metrics.offline_distribution import LABEL
 from spagan.evaluation.metrics.offline_distribution import features as handmade_features
 from spagan.evaluation.yardstick import Yardstick
 from spagan.evaluation.report import METRICS_NAME
+from spagan.evaluation.split_check import check_test_split
 from spagan.inference.translator import Translator
 
 log = logging.getLogger(__name__)
@@ -316,7 +317,8 @@ def evaluate(
 
     metrics: dict[str, Any] = {
         "checkpoint": {"path": str(checkpoint), "sha256": translator.checkpoint_sha256},
-        "data": {"dir": str(data_dir), "data_version": _data_version(data_dir)},
+        "data": {"dir": str(data_dir), "data_version": _data_version(data_dir),
+                 "test_split": check_test_split(data_dir)},  # warns when it is not the source's
         "settings": {
             "image_size": translator.image_size,
             "load": LOAD_RULE,
