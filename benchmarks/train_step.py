@@ -8,6 +8,8 @@ measured in the same run.
     python benchmarks/train_step.py --sizes 64 128 256 --iters 3 --rounds 2          # CPU table
     python benchmarks/train_step.py --sizes 256 --batches 1 4 8 \\
         --settings fp32 bf16 bf16+cl bf16+cl+compile --variants spagan cyclegan        # GPU table
+    python benchmarks/train_step.py --sizes 64 128 --threads 1 --set model.n_layers_d=auto \\
+        --ngf 16 --n-blocks 4 --variants spagan cyclegan                               # study sizing (one thread)
 
 Variants: spagan (attention on, lambda_fm 1), cyclegan (attention off, lambda_fm 0: our
 baseline), reference (../shared/reference/cyclegan_step.py, a plain fp32 eager CycleGAN
@@ -92,6 +94,8 @@ def worker(args: argparse.Namespace) -> None:
     """Run `iters` timed steps of one variant in this process and print a JSON line."""
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     sys.path.insert(0, str(ROOT))
     from spagan.config import load_config
     from spagan.core.device import autocast_factory, pick_device
@@ -116,19 +120,24 @@ def worker(args: argparse.Namespace) -> None:
     shape = (args.batch, 3, args.size, args.size)
     real_a = (torch.rand(shape) * 2 - 1).to(dev, memory_format=fmt)
     real_b = (torch.rand(shape) * 2 - 1).to(dev, memory_format=fmt)
-    times, started = [], time.perf_counter()
+    times, cpu_times, started = [], [], time.perf_counter()
     for it in range(args.iters + args.warmup):
         if dev.type == "cuda":
             torch.cuda.synchronize()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         step(real_a, real_b)  # returns floats: includes the device sync
         if it >= args.warmup:
             times.append(time.perf_counter() - t)
+            # CPU seconds of this process: with one thread on a loaded machine, closer than the
+            # wall clock to what the step costs on a core of its own.
+            cpu_times.append(time.process_time() - c)
         elif it == args.warmup - 1 and dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-    out = {"median_s": statistics.median(times), "times": times, "wall_s": time.perf_counter() - started,
+    out = {"median_s": statistics.median(times), "times": times, "cpu_median_s": statistics.median(cpu_times),
+           "cpu_times": cpu_times, "wall_s": time.perf_counter() - started,
            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "device": str(dev),
-           "backend": backend_flags(dev.type)}
+           "backend": backend_flags(dev.type), "threads": torch.get_num_threads(),
+           "n_layers_d": cfg.model.n_layers_d}
     if dev.type == "cuda":
         out["cuda_max_allocated_mib"] = torch.cuda.max_memory_allocated() / 2**20
         out["gpu"] = torch.cuda.get_device_name()
@@ -162,7 +171,8 @@ def run_one(variant: str, size: int, batch: int, setting: str, args: argparse.Na
         return run_reference(size, args)
     cmd = [sys.executable, __file__, "--worker", "--variant", variant, "--size", str(size), "--iters", str(args.iters),
            "--warmup", str(args.warmup), "--batch", str(batch), "--device", args.device, "--setting", setting,
-           "--ngf", str(args.ngf), "--n-blocks", str(args.n_blocks), "--fuse", args.fuse]
+           "--ngf", str(args.ngf), "--n-blocks", str(args.n_blocks), "--fuse", args.fuse,
+           "--threads", str(args.threads)]
     for item in args.set:
         cmd += ["--set", item]
     res = subprocess.run(cmd, capture_output=True, text=True)
@@ -188,9 +198,11 @@ def report(results: dict, args: argparse.Namespace) -> list[dict]:
     """Print the table of medians and ratios; return its rows."""
     med = {k: statistics.median(r["median_s"] for r in runs) for k, runs in results.items()}
     rows = []
+    threads = sorted({r.get("threads") for runs in results.values() for r in runs} - {None})
     print(f"\nTraining step, ngf {args.ngf}, {args.n_blocks} blocks, device {args.device}, fuse_passes {args.fuse}, "
-          f"{os.cpu_count()} CPUs, {args.rounds} round(s) x {args.iters} timed steps (median of medians)")
-    header = (f"{'size':>5} {'batch':>5} {'setting':>20} {'variant':>10} {'s/step':>9} {'img/s':>8} "
+          f"{os.cpu_count()} CPUs, torch threads {threads or 'default'}, {args.rounds} round(s) x {args.iters} timed "
+          f"steps (median of medians)")
+    header = (f"{'size':>5} {'batch':>5} {'setting':>20} {'variant':>10} {'s/step':>9} {'cpu s':>9} {'img/s':>8} "
               f"{'vs cyclegan':>11} {'vs fp32':>8} {'peak MiB':>9}")
     print(header)
     print("-" * len(header))
@@ -203,11 +215,15 @@ def report(results: dict, args: argparse.Namespace) -> list[dict]:
                "images_per_s": 2 * batch / s, "vs_cyclegan": s / base if base else None,
                "speedup_vs_fp32": fp32 / s if fp32 else None, "peak_mib": peak, "device": runs[0].get("device"),
                "gpu": runs[0].get("gpu"), "backend": runs[0].get("backend") or {},
+               "threads": runs[0].get("threads"), "n_layers_d": runs[0].get("n_layers_d"),
+               "cpu_s_per_step": statistics.median(r["cpu_median_s"] for r in runs) if all(
+                   "cpu_median_s" in r for r in runs) else None,
                "label": setting_label(setting, runs[0].get("backend") or {})}
         rows.append(row)
         vs_base = f"{row['vs_cyclegan']:.3f}x" if base else "-"
         vs_fp32 = f"{row['speedup_vs_fp32']:.2f}x" if fp32 else "-"
-        print(f"{size:>5} {batch:>5} {row['label']:>20} {variant:>10} {s:>9.4f} {row['images_per_s']:>8.2f} "
+        cpu = f"{row['cpu_s_per_step']:>9.4f}" if row["cpu_s_per_step"] is not None else f"{'-':>9}"
+        print(f"{size:>5} {batch:>5} {row['label']:>20} {variant:>10} {s:>9.4f} {cpu} {row['images_per_s']:>8.2f} "
               f"{vs_base:>11} {vs_fp32:>8} {peak:>9.0f}")
     backends = {json.dumps(r["backend"], sort_keys=True) for r in rows if r["backend"]}
     if backends:
@@ -241,6 +257,8 @@ def main() -> None:
     p.add_argument("--n-blocks", type=int, default=9)
     p.add_argument("--device", default="auto")
     p.add_argument("--fuse", default="auto", choices=("auto", "on", "off"), help="train.fuse_passes")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads per measurement (0: torch's default, one per core)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="extra config override for our variants (repeatable)")
     p.add_argument("--json", type=Path, help="also write the results here")

@@ -1,17 +1,21 @@
 """The whole CUDA path in one command, with one verdict per item of issue 14 (run by scripts/gpu-check).
 
-On a machine with NVIDIA GPUs (under 10 minutes on one H100-class GPU):
+On a machine with NVIDIA GPUs (about 10 minutes on one H100-class GPU, plus the precision runs):
   1. demo data (spagan prepare --demo);
   2. train at 64 px (demo networks) and 256 px (paper networks), each in two halves: the second
      half resumes the first on the GPU (item 1), and logs steps 1..N once each (item 7);
-  3. the bf16 64 px checkpoint resumed on the CPU in fp32 (item 3);
+  3. the 64 px checkpoint resumed on the CPU (item 3);
   4. host syncs of one training step, counted by torch.cuda.set_sync_debug_mode (item 5);
   5. 2-process torchrun (NCCL) with a resume, when 2+ GPUs are present (items 2 and 6);
   6. kill -9 and resume under `dvc repro` in a throw-away git copy of the project;
   7. translate, evaluate (KID when the Inception weights are on disk: item 9), export (if the
      `spagan export` command exists);
-  8. the training-step benchmark table of BENCHMARKS.md, quick version (items 4 and 8).
-Then it prints one verdict per item 1-9 (PASS, FAIL, SKIP with the reason, or INFO) and writes
+  8. the training-step benchmark table of BENCHMARKS.md, quick version (items 4 and 8);
+  9. fp32 against bf16 autocast (issue 30, item 10): short demo runs in each precision, 2 seeds
+     each, their final losses and the yardstick (spagan evaluate) side by side, and whether bf16's
+     difference from fp32 stays within the seed-to-seed spread. A hint for `train.amp: auto`
+     (fp32 everywhere until a comparison on the real yardstick says bf16 is equal), not a verdict.
+Then it prints one verdict per item 1-10 (PASS, FAIL, SKIP with the reason, or INFO) and writes
 everything under --out (summary.json, bench_*.json, logs). Exit code 1 when a verdict is FAIL.
 
 --cpu-dry runs the same sequence on the CPU at a tiny size (32 px, ngf 8, a few steps; torchrun
@@ -33,7 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 SPAGAN = [PY, "-m", "spagan"]
 TORCHRUN = Path(PY).parent / "torchrun"
-STEPS = ("data", "train", "cpu_resume", "syncs", "torchrun", "dvc", "translate", "evaluate", "export", "bench")
+STEPS = ("data", "train", "cpu_resume", "syncs", "torchrun", "dvc", "translate", "evaluate", "export", "bench",
+         "precision")
+ITEMS = range(1, 11)  # issue 14's items 1-9, and 10: fp32 vs bf16 (issue 30)
+# What the fp32-vs-bf16 comparison reads from each direction of `spagan evaluate`'s metrics.json.
+PRECISION_MEASURES = ("object_translation", "background_l1", "attention_auc", "object_domain_probability")
 
 
 @dataclass
@@ -48,6 +56,8 @@ class Profile:
     dvc_kill_after: int
     bench: list[list[str]]                        # benchmark invocations (arguments)
     eval_sets: list[str] = field(default_factory=list)
+    precision_steps: int = 0                      # steps of each fp32 / bf16 run (0: its whole schedule)
+    precision_sets: list[str] = field(default_factory=list)  # their train overrides
 
 
 GPU = Profile(
@@ -66,6 +76,12 @@ GPU = Profile(
            ["--sizes", "256", "--batches", "1", "4", "8", "--settings", "fp32", "bf16", "bf16+cl",
             "--variants", "spagan", "--iters", "5", "--warmup", "2", "--rounds", "1"]],
     eval_sets=["eval.kid_subsets=10"],
+    # The demo's networks at the paper's geometry for 64 px, a whole schedule of 16 + 16 epochs of
+    # the check's 32-image demo (about 1,000 steps): a few minutes in all on one GPU.
+    precision_steps=0,
+    precision_sets=["train.image_size=64", "train.load_size=72", "model.n_layers_d=auto", "train.epochs=16",
+                    "train.epochs_decay=16", "train.checkpoint_every=500", "train.preview_every=0",
+                    "train.eval_every=0"],
 )
 
 TINY_MODEL = ["model.ngf=8", "model.ndf=8", "model.n_blocks=1"]
@@ -83,6 +99,9 @@ CPU_DRY = Profile(
     bench=[["--sizes", "32", "--ngf", "8", "--n-blocks", "1", "--batches", "1", "--settings", "fp32", "cl",
             "--variants", "spagan", "cyclegan", "--iters", "1", "--warmup", "0", "--rounds", "1"]],
     eval_sets=["eval.kid_subsets=2", "eval.kid_subset_size=2", "eval.gallery_size=2"],
+    precision_steps=2,
+    precision_sets=["train.image_size=32", "train.load_size=36", "train.pool_size=2", "train.preview_every=0",
+                    "train.eval_every=0", *TINY_MODEL],
 )
 
 
@@ -144,7 +163,8 @@ class Check:
                      "compared only on the CPU (tests pin device=cpu)")
 
     def cpu_resume(self) -> None:
-        """Item 3: the device run's checkpoint (bf16 under amp=auto on CUDA) resumed on the CPU in fp32."""
+        """Item 3: the device run's checkpoint resumed on the CPU (train.amp=auto: fp32 on both since
+        issue 30; a bf16 checkpoint resumed in fp32 is tests/test_train_state.py's)."""
         name, steps, sets = self.p.runs[0]
         src, dst = self.out / name, self.out / f"{name}_on_cpu"
         shutil.rmtree(dst, ignore_errors=True)
@@ -153,9 +173,7 @@ class Check:
                                              self.out / "data" / "prepared", "--out", dst, "--device", "cpu",
                                              "--resume", *sum((["--set", s] for s in sets), []),
                                              "--set", f"train.max_steps={steps + 2}"])
-        bf16 = self.p.device == "cuda"
-        detail = (f"{'bf16' if bf16 else 'fp32 (no bf16 under auto on a CPU)'} checkpoint resumed on the CPU "
-                  f"for 2 steps: exit {res.returncode}")
+        detail = f"{self.p.device} checkpoint (fp32, amp=auto) resumed on the CPU for 2 steps: exit {res.returncode}"
         self.verdict(3, "PASS" if res.returncode == 0 else "FAIL", detail)
 
     def syncs(self) -> None:
@@ -329,6 +347,36 @@ class Check:
                      ("channels_last is faster on this GPU: consider train.channels_last auto = on for CUDA. "
                       if faster else "channels_last is no faster: auto = off confirmed. ") + listed)
 
+    def precision(self, data: Path) -> None:
+        """Item 10 (issue 30): fp32 against bf16 autocast, 2 seeds each, on losses and the yardstick."""
+        runs: dict[tuple[str, int], dict] = {}
+        for amp, label in (("off", "fp32"), ("on", "bf16")):
+            for seed in (0, 1):
+                name = f"precision_{label}_seed{seed}"
+                run, ev = self.out / name, self.out / f"{name}_eval"
+                trained = self.sh(name, [*SPAGAN, "train", "--params", ROOT / "params.yaml", "--data", data, "--out",
+                                         run, "--device", self.p.device, "--set", f"train.amp={amp}",
+                                         "--set", f"train.seed={seed}", "--set",
+                                         f"train.max_steps={self.p.precision_steps}",
+                                         *sum((["--set", s] for s in self.p.precision_sets), [])])
+                if trained.returncode:
+                    self.verdict(10, "FAIL", f"{name} failed, see {self.out / 'logs' / (name + '.log')}")
+                    return
+                evaluated = self.sh(f"{name}_eval", [*SPAGAN, "evaluate", "--checkpoint", run, "--data", data,
+                                                     "--out", ev, "--params", ROOT / "params.yaml", "--device",
+                                                     self.p.device, *sum((["--set", s] for s in self.p.eval_sets), []),
+                                                     "--json"])
+                if evaluated.returncode:
+                    self.verdict(10, "FAIL", f"{name}_eval failed, see {self.out / 'logs' / (name + '_eval.log')}")
+                    return
+                runs[(label, seed)] = precision_facts(run, ev)
+        self.facts["precision"] = {f"{label}_seed{seed}": facts for (label, seed), facts in runs.items()}
+        verdict = compare_precisions(runs)
+        self.facts["precision_comparison"] = verdict["rows"]
+        where = "" if self.p.device == "cuda" else "CPU dry run (a few tiny steps, not evidence): "
+        self.verdict(10, "INFO", f"{where}bf16 within the seed spread of fp32 on every measure: "
+                     f"{verdict['within_noise']}; " + "; ".join(r["text"] for r in verdict["rows"]))
+
     def run(self) -> int:
         import torch
 
@@ -351,12 +399,14 @@ class Check:
             self.translate_evaluate_export(data)
         if "bench" not in self.skip:
             self.bench()
-        for item in range(1, 10):
+        if "precision" not in self.skip:
+            self.precision(data)
+        for item in ITEMS:
             self.verdicts.setdefault(item, ("SKIP", "its step was skipped (--skip)"))
         (self.out / "summary.json").write_text(json.dumps(
             {"facts": self.facts, "verdicts": {str(k): {"status": v[0], "detail": v[1]}
                                                for k, v in sorted(self.verdicts.items())}}, indent=2, default=str))
-        print("\nVerdicts (issue 14):")
+        print("\nVerdicts (issue 14: items 1-9; issue 30: item 10):")
         for item, (status, detail) in sorted(self.verdicts.items()):
             print(f"item {item} [{status}]: {detail}")
         for key in ("dvc", "translate", "evaluate", "export"):
@@ -364,6 +414,50 @@ class Check:
                 print(f"{key}: {json.dumps(self.facts[key], default=str)[:300]}")
         print(f"details: {self.out / 'summary.json'}, logs in {self.out / 'logs'}")
         return 1 if any(v[0] == "FAIL" for v in self.verdicts.values()) else 0
+
+
+def precision_facts(run: Path, evaluation: Path) -> dict:
+    """One precision run: its losses (mean of the last quarter of the logged steps), images/s and
+    the yardstick's measures per direction."""
+    log = [json.loads(x) for x in (run / "train_log.jsonl").read_text().splitlines() if x.strip()]
+    tail = log[-max(1, len(log) // 4):]
+    losses = {k: sum(r[k] for r in tail) / len(tail) for k in ("G", "cycle", "D_A", "D_B")}
+    speed = sorted(r["images_per_s"] for r in tail)
+    metrics = json.loads((evaluation / "metrics.json").read_text())
+    measures = {f"{d}.{m}": metrics[d][m] for d in ("a2b", "b2a") for m in PRECISION_MEASURES
+                if isinstance(metrics[d].get(m), (int, float))}
+    return {"losses_last_quarter": losses, "images_per_s_median": speed[len(speed) // 2], "measures": measures}
+
+
+def compare_precisions(runs: dict[tuple[str, int], dict]) -> dict:
+    """Per measure (losses and yardstick): the fp32 and bf16 means over seeds, their difference and
+    the seed spread (the largest |seed 0 - seed 1| within one precision); bf16 is `within_noise`
+    when every difference is at most the spread."""
+    def values(label: str, key: str) -> list[float]:
+        out = []
+        for (lab, _), facts in sorted(runs.items()):
+            if lab == label:
+                flat = {**{f"loss.{k}": v for k, v in facts["losses_last_quarter"].items()}, **facts["measures"]}
+                if key in flat:
+                    out.append(flat[key])
+        return out
+
+    keys = sorted({*(f"loss.{k}" for f in runs.values() for k in f["losses_last_quarter"]),
+                   *(k for f in runs.values() for k in f["measures"])})
+    rows, within = [], True
+    for key in keys:
+        fp32, bf16 = values("fp32", key), values("bf16", key)
+        if len(fp32) < 2 or len(bf16) < 2:
+            continue
+        spread = max(abs(fp32[0] - fp32[1]), abs(bf16[0] - bf16[1]))
+        diff = sum(bf16) / len(bf16) - sum(fp32) / len(fp32)
+        ok = abs(diff) <= spread
+        within &= ok
+        rows.append({"measure": key, "fp32": fp32, "bf16": bf16, "difference": diff, "seed_spread": spread,
+                     "within_noise": ok,
+                     "text": f"{key} fp32 {sum(fp32) / 2:.3f} bf16 {sum(bf16) / 2:.3f} (diff {diff:+.3f}, "
+                             f"seed spread {spread:.3f})"})
+    return {"rows": rows, "within_noise": within and bool(rows)}
 
 
 def count_syncs() -> None:

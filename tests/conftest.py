@@ -19,13 +19,14 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["SPAGAN_OFFLINE"] = "1"
 
 # The paper's SPA-GAN (SPEC section 1), pinned whatever params.yaml ships: attention on every
-# generator input from the source D's post-LeakyReLU features, detached, bilinear, no blend, the
-# feature map loss on aligned maps. The mechanism tests (Eq. 1-2, identity and cycle inputs,
+# generator input (the identity input too: train.identity_input, an open choice the study may
+# change) from the source D's post-LeakyReLU features, detached, bilinear, no blend, the feature
+# map loss on aligned maps. The mechanism tests (Eq. 1-2, identity and cycle inputs,
 # detach, translate, export) run on these; a test of a departure overrides one key after them.
 PAPER_OVERRIDES = [
     "model.attention=true", "model.attention_features=post_act", "model.attention_blend=false",
     "model.attention_detach=true", "model.attention_interp=bilinear", "train.lambda_fm=1.0",
-    "train.fm_pairing=identity",
+    "train.fm_pairing=identity", "train.identity_input=attended",
 ]
 # Smallest settings that still exercise every code path (seconds on 2 CPU cores).
 TINY_OVERRIDES = [

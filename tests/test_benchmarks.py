@@ -14,7 +14,7 @@ def test_train_step_benchmark_reports_every_cell(tmp_path):
     out = tmp_path / "bench.json"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "train_step.py"), "--sizes", "32", "--ngf", "8", "--n-blocks", "1",
            "--iters", "1", "--warmup", "0", "--rounds", "1", "--device", "cpu", "--variants", "spagan", "cyclegan",
-           "--settings", "fp32", "cl", "--json", str(out)]
+           "--settings", "fp32", "cl", "--threads", "1", "--set", "model.n_layers_d=auto", "--json", str(out)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "32px batch 1 fp32: SPA-GAN / CycleGAN baseline" in res.stdout
@@ -24,6 +24,7 @@ def test_train_step_benchmark_reports_every_cell(tmp_path):
     for r in rows:
         assert r["s_per_step"] > 0 and r["peak_mib"] > 0 and r["device"] == "cpu"
         assert r["speedup_vs_fp32"] is not None and r["vs_cyclegan"] is not None
+        assert r["threads"] == 1 and r["n_layers_d"] == 1 and r["cpu_s_per_step"] > 0  # auto at 32 px: 1 layer
 
 
 def test_train_step_benchmark_rejects_an_unknown_setting():
@@ -69,3 +70,26 @@ def test_fp32_on_cuda_is_labelled_tf32_and_the_yardstick_autotunes_as_we_do():
     assert bench.setting_label("fp32", {}) == "fp32"  # CPU: plain fp32
     assert bench.backend_flags("cpu") == {}
     assert "torch.backends.cudnn.benchmark = True" in bench.REFERENCE_RUNNER
+
+
+def test_checkpoint_cost_benchmark_times_spagans_writers_and_derives_the_cadence(tmp_path):
+    out = tmp_path / "cost.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "checkpoint_cost.py"), "--size", "32", "--ngf", "8",
+           "--n-blocks", "1", "--ndf", "8", "--pool", "2", "--repeats", "1", "--log-repeats", "20", "--step-s", "0.5",
+           "--dir", str(tmp_path), "--json", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    result = json.loads(out.read_text())
+    from spagan.config import load_config
+    from spagan.models import build_networks
+
+    nets = build_networks(load_config(None, ["model.ngf=8", "model.n_blocks=1", "model.ndf=8"]).model)
+    params = sum(p.numel() for m in nets.by_name().values() for p in m.parameters())
+    pooled = 2 * 2 * 3 * 32 * 32  # two pools of two images
+    assert result["checkpoint_bytes"] >= 4 * (3 * params + pooled)  # float32 weights, two Adam moments, pools
+    (derived,) = result["derived"]
+    # The cadence keeps the amortised cost under 2% of a 0.5 s step.
+    assert result["checkpoint_s_mean"] / derived["checkpoint_every"] <= 0.02 * 0.5
+    assert result["checkpoint_s_mean"] / max(1, derived["checkpoint_every"] - 1) > 0.02 * 0.5 or \
+        derived["checkpoint_every"] == 1
+    assert list(tmp_path.iterdir()) == [out]  # the temp folder is gone

@@ -26,9 +26,34 @@ def test_cpu_dry_run_gives_a_verdict_per_item(tmp_path):
     res = subprocess.run([str(GPU_CHECK), "--cpu-dry", "--out", str(tmp_path / "check")], capture_output=True,
                          text=True, timeout=1500)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    verdicts = dict(re.findall(r"^item (\d) \[(\w+)\]", res.stdout, re.M))
-    assert sorted(verdicts) == [str(i) for i in range(1, 10)]
+    verdicts = dict(re.findall(r"^item (\d+) \[(\w+)\]", res.stdout, re.M))
+    assert sorted(verdicts, key=int) == [str(i) for i in range(1, 11)]
     assert all(verdicts[i] == "PASS" for i in "12367"), verdicts
     summary = json.loads((tmp_path / "check" / "summary.json").read_text())
     assert summary["facts"]["dvc"]["resumed"] and summary["facts"]["dvc"]["log_complete"]
     assert summary["facts"]["bench_rows"]
+    # Item 10 (issue 30): fp32 against bf16, 2 seeds each, losses and the yardstick side by side.
+    assert verdicts["10"] == "INFO" and set(summary["facts"]["precision"]) == {
+        "fp32_seed0", "fp32_seed1", "bf16_seed0", "bf16_seed1"}
+    rows = {r["measure"]: r for r in summary["facts"]["precision_comparison"]}
+    assert "loss.G" in rows and "a2b.object_translation" in rows and len(rows["loss.G"]["bf16"]) == 2
+
+
+def test_precision_comparison_weighs_the_difference_against_the_seed_spread():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "scripts" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+
+    def facts(g, obj):
+        return {"losses_last_quarter": {"G": g}, "measures": {"a2b.object_translation": obj}}
+
+    runs = {("fp32", 0): facts(2.0, 0.50), ("fp32", 1): facts(2.2, 0.60),
+            ("bf16", 0): facts(2.1, 0.52), ("bf16", 1): facts(2.05, 0.58)}
+    result = gpu_check.compare_precisions(runs)
+    assert result["within_noise"] is True
+    row = next(r for r in result["rows"] if r["measure"] == "loss.G")
+    assert row["seed_spread"] == pytest.approx(0.2) and row["difference"] == pytest.approx(-0.025)
+    runs[("bf16", 0)], runs[("bf16", 1)] = facts(2.1, 0.80), facts(2.1, 0.82)  # +0.26: past a 0.1 spread
+    assert gpu_check.compare_precisions(runs)["within_noise"] is False

@@ -120,9 +120,10 @@ def test_compiled_training_matches_eager_and_keeps_checkpoint_keys(tiny_data, tm
         assert a["networks"][net].keys() == b["networks"][net].keys()  # no _orig_mod. prefixes
 
 
-def test_cuda_default_path_bf16_and_channels_last_trains_on_cpu(tiny_data, tmp_path):
-    # train.amp=auto / channels_last=auto switch these on for CUDA; forcing them on here runs the
-    # same code (autocast regions, channels_last weights and inputs) on the CPU.
+def test_bf16_and_channels_last_train_on_cpu(tiny_data, tmp_path):
+    # train.amp=on / channels_last=on (auto leaves both off on every device until a GPU
+    # measurement says otherwise); forcing them on here runs the GPU option's code (autocast
+    # regions, channels_last weights and inputs) on the CPU.
     # One step: its losses come from the same initial weights, so only bf16 rounding separates them.
     fp32 = train(cfg_with("train.max_steps=1"), tiny_data, tmp_path / "fp32")
     fast = train(cfg_with("train.max_steps=1", "train.amp=on", "train.channels_last=on"), tiny_data, tmp_path / "bf16")

@@ -42,9 +42,10 @@ def test_rng_state_stored_as_another_tensor_type_still_resumes(tiny_data, tmp_pa
 
 
 def test_bf16_checkpoint_resumed_in_fp32_trains(tiny_data, tmp_path):
-    # A GPU run under train.amp=auto (bf16) resumed where auto means off (the CPU): the stored
-    # setting is the same `auto`, so the config check lets it resume; the pools then hold bf16
-    # fakes (as checkpoints saved them before the pool stored float32) and D runs in fp32.
+    # A GPU run under train.amp=auto from before auto meant fp32 everywhere (it was bf16 on CUDA)
+    # resumed where auto means off: the stored setting is the same `auto`, so the config check lets
+    # it resume; the pools then hold bf16 fakes (as checkpoints saved them before the pool stored
+    # float32) and D runs in fp32.
     train(cfg_with("train.max_steps=2", "train.amp=on"), tiny_data, tmp_path / "run", device="cpu")
     path = tmp_path / "run" / "checkpoint.pt"
     state = load_checkpoint(path)
