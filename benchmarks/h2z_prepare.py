@@ -13,6 +13,10 @@
 4. Does the same for the Weizmann horses as a masked testA beside horse2zebra's train and testB
    (benchmarks/weizmann_source.py): masks kept, copies of itself and leaks into trainA.
 
+5. With --dagster: the same zip in data/raw of a project copy (tests/dvc_project.py), `dvc add`,
+   data.source and data.dedupe: report in its params, and the Dagster data assets materialized
+   in process (they run `dvc repro prepare`): the wall time of the whole Dagster run.
+
 Writes benchmarks/results/h2z_prepare.json (or --json). Timings depend on the machine's load:
 record it with the numbers.
 """
@@ -27,7 +31,6 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 
 from spagan.config import load_config
 from spagan.data.prepare import dedupe_step, ingest_step, validate_step
@@ -108,6 +111,44 @@ def findings(out: Path) -> dict:
     }
 
 
+def dagster_run(h2z_zip: Path, work: Path) -> dict:
+    """Seconds of a Dagster run of the data assets (and their checks) on `h2z_zip` in a project copy."""
+    import shutil
+
+    import dagster as dg
+
+    sys.path.insert(0, str(ROOT))
+    from orchestration.assets.data import prepared_data
+    from orchestration.checks import data_checks
+    from orchestration.dvc_resource import DvcCli
+    from orchestration.resources import DataPaths
+    from tests.dvc_project import dvc, git, make_project, set_params
+
+    parent = work / "dagster"
+    shutil.rmtree(parent, ignore_errors=True)
+    parent.mkdir(parents=True)
+    repo = make_project(parent)
+    shutil.copyfile(h2z_zip, repo / "data/raw/horse2zebra.zip")
+    dvc(repo, "add", "data/raw/horse2zebra.zip")
+    set_params(repo, {"data": {"source": "data/raw/horse2zebra.zip", "dedupe": "report"}})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "horse2zebra")
+    checks = [data_checks.manifest_schema_valid, data_checks.no_train_test_leakage,
+              data_checks.domains_balanced, data_checks.quarantine_fraction]
+    resources = {"data_paths": DataPaths(root=str(repo / "data"), params=str(repo / "params.yaml")),
+                 "dvc": DvcCli(repo=str(repo))}
+    start = time.perf_counter()
+    result = dg.materialize([prepared_data, *checks], resources=resources, raise_on_error=False)
+    wall = time.perf_counter() - start
+    dedup = {e.asset_key.to_user_string(): e.materialization for e in result.get_asset_materialization_events()}
+    meta = dedup["deduplicated_images"].metadata if "deduplicated_images" in dedup else {}
+    return {"success": result.success, "wall_s": round(wall, 2),
+            "checks": {e.check_name: {"passed": e.passed, "severity": e.severity.value}
+                       for e in result.get_asset_check_evaluations()},
+            "source_vs_kept": {r.data["split"]: {"source": r.data["source"], "kept": r.data["kept"]}
+                               for r in meta["source_vs_kept"].value.records} if meta else None}
+
+
 def main() -> None:
     """Run everything and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -115,6 +156,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="decoding processes (default: all cores)")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks/results/h2z_prepare.json")
     parser.add_argument("--skip-weizmann", action="store_true")
+    parser.add_argument("--dagster", action="store_true", help="also time the Dagster data assets on the zip")
     args = parser.parse_args()
     if not (SHARED_DATA / "horse2zebra").is_dir():
         raise SystemExit(f"{SHARED_DATA / 'horse2zebra'}: not found (see ../shared/data/README.md)")
@@ -142,6 +184,9 @@ def main() -> None:
         run = timed_prepare(folder, work / "out_weizmann", "report", args.workers)
         result["weizmann_as_testA"] = {**run, "findings": findings(work / "out_weizmann")}
         print(f"weizmann: {run['wall_s']} s, peak RSS {run['peak_rss_mib']} MiB", flush=True)
+    if args.dagster:
+        result["dagster_data_assets"] = dagster_run(h2z_zip, work)
+        print(f"dagster: {result['dagster_data_assets']}", flush=True)
     result["machine"]["load_avg_at_end"] = os.getloadavg()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
