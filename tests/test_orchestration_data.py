@@ -69,6 +69,13 @@ def test_data_assets_run_the_prepare_stage_and_checks_read_its_outputs(tmp_path)
     assert raw["dagster/row_count"].value == raw["images"].value > 0
     assert "data:image/png;base64," in raw["preview"].value
     assert events["deduplicated_images"].metadata["leakage"].value == 1
+    dedup = events["deduplicated_images"].metadata  # the source's count beside the kept one, per split
+    assert dedup["dedupe"].value == "drop" and dedup["test_split"].value == "as in the source"
+    rows = {r.data["split"]: r.data for r in dedup["source_vs_kept"].value.records}
+    assert {name: (r["source"], r["kept"]) for name, r in rows.items() if name.startswith("test")} == {
+        "testA": (5, 5), "testB": (5, 5)}
+    assert all(r["kept"] == r["source"] - r["dropped"] for r in rows.values())
+    assert sum(r["dropped"] for r in rows.values()) == dedup["duplicates"].value > 0
     validated = events["validated_manifest"]
     assert validated.metadata["images"].value == summary["images"] == 30
     assert validated.metadata["prepared_md5"].value == outs["data/prepared"]

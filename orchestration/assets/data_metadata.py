@@ -113,7 +113,8 @@ def data_materializations(repo: Path, lock: dict[str, Any] | None = None) -> lis
         "duplicate_table": table(dups, ["path", "kind", "duplicate_of", "distance", "kept"]),
         "duplicates_file": dg.MetadataValue.path(str(out / "duplicates.csv")),
         "data_version": kept_version,
-        **preview(out / "ingested", pairs, out / "previews" / "duplicates.png", "duplicate pairs (listed, the copy it duplicates)"),
+        **preview(out / "ingested", pairs, out / "previews" / "duplicates.png",
+                  "duplicate pairs (listed, the copy it duplicates)"),
     }
     validated = {
         **trace,

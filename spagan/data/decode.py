@@ -32,6 +32,7 @@ QUARANTINE_REASONS = {
     "unreadable": "cannot be read (permissions, dangling link, encrypted)",
     "unsupported_extension": "file in a split folder without an image extension",
     "outside_layout": "image not under trainA/trainB/testA/testB",
+    "mask_size_mismatch": "ground-truth mask whose size differs from its image's (it would not be aligned)",
 }
 PNG_COMPRESS_LEVEL = 1  # prepared PNGs are written once and read often: favour encode speed over size
 _COPY_AS_IS = {"JPEG": ".jpg", "PNG": ".png"}  # formats kept byte for byte when already normalised

@@ -4,9 +4,12 @@ Each usable image is decoded once, normalised to RGB (spagan.data.decode, .norma
 written to ``out_dir/<split><domain>/<name>.png`` (``.jpg`` for upright RGB JPEGs, copied as
 they are); its manifest row carries the sha256 of the *source bytes* and the perceptual hash
 (imagehash.phash, 64 bits) of the normalised pixels. Its ground-truth mask and its counterpart
-(the same scene in the other domain), when the source has them, are copied as they are to
+(the same scene in the other domain), when the source has them, are copied to
 ``out_dir/<split><domain>_mask/<name>.png`` and ``_pair/<name>.png``, named in the row's
-``mask_path`` and ``pair_path`` ("" when none). A file that cannot be used becomes a
+``mask_path`` and ``pair_path`` ("" when none). A mask must have its image's size (masks are
+aligned pixel for pixel; any size of image is fine): a PNG mask is copied as it is, another
+format re-encoded as PNG; a mismatched or unreadable one is quarantined and its image kept
+without it. A file that cannot be used becomes a
 quarantine row with a reason code (decode.QUARANTINE_REASONS); nothing here raises for a bad
 file, and the source is only ever opened for reading. Work is spread over processes (one per
 core) because decoding and encoding hold the GIL.
@@ -15,6 +18,7 @@ core) because decoding and encoding hold the GIL.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import multiprocessing
 import os
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from PIL import Image
 
 from spagan.core.fileio import make_temp_dir, replace_dir
 from spagan.data.decode import process_star, read_source
@@ -80,29 +85,61 @@ def default_workers() -> int:
 COMPANIONS = {"mask_path": "_mask", "pair_path": "_pair"}
 
 
-def _copy_companion(listing: SourceListing, field: str, item: SourceItem, out_dir: Path, rel: str) -> str:
-    """Copy the `field` file (masks, pairs) of `item` to ``out_dir/rel``; return `rel`, or "" when
-    the item has none or it cannot be read (the image is kept without it)."""
+def _check_mask(data: bytes, size: tuple[int, int]) -> tuple[bytes, str, str]:
+    """(PNG bytes of the mask, "", "") when `data` is an image of `size` (width, height), else
+    (b"", reason, detail). A mask of another format is re-encoded as PNG (mode L); a PNG is kept
+    byte for byte."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.size != size:
+                return b"", "mask_size_mismatch", f"mask is {im.size[0]}x{im.size[1]}, its image {size[0]}x{size[1]}"
+            if im.format == "PNG":
+                return data, "", ""
+            buf = io.BytesIO()
+            im.convert("L").save(buf, format="PNG")
+            return buf.getvalue(), "", ""
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        return b"", "corrupt", f"mask unreadable: {exc}"
+
+
+def _copy_companion(listing: SourceListing, field: str, item: SourceItem, row: dict, out_dir: Path,
+                    rel: str) -> tuple[str, dict | None]:
+    """Copy the `field` file (masks, pairs) of `item` (manifest `row`) to ``out_dir/rel``. Returns
+    (`rel`, None); ("", None) when the item has none; ("", quarantine row of the file) when it
+    cannot be used: unreadable, or a mask not the size of its image (it would not be aligned).
+    The image is kept either way."""
     src = getattr(listing, field).get(companion_key(item.split, item.domain, item.rel))
     if src is None:
-        return ""
+        return "", None
+    bad = {"source_path": src, "split": item.split, "domain": item.domain, "bytes": 0, "sha256": ""}
     try:
         data = read_source(listing.kind, str(listing.root), src)
     except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
-        log.warning("%s unreadable, image %s kept without it: %s", src, item.source_path, exc)
-        return ""
+        return "", {**bad, "reason": "unreadable", "detail": f"{exc} (image {item.source_path} kept without it)"}
+    if field == "masks":
+        checked, reason, detail = _check_mask(data, (row["width"], row["height"]))
+        if reason:
+            return "", {**bad, "reason": reason, "detail": f"{detail} (image {item.source_path} kept without it)",
+                        "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        data = checked
     dest = out_dir / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(data)
-    return rel
+    return rel, None
 
 
-def _add_companions(row: dict, listing: SourceListing, item: SourceItem, out_dir: Path, name: str) -> None:
-    """Fill the row's companion columns for the image prepared as `name` (``<split><domain>/<stem>``)."""
+def _add_companions(row: dict, listing: SourceListing, item: SourceItem, out_dir: Path, name: str) -> list[dict]:
+    """Fill the row's companion columns for the image prepared as `name` (``<split><domain>/<stem>``);
+    return the quarantine rows of companions that cannot be used."""
     folder, stem = name.split("/", 1)
+    problems = []
     for column, suffix in COMPANIONS.items():
         rel = f"{folder}{suffix}/{stem}.png"
-        row[column] = _copy_companion(listing, COMPANION_SUFFIXES[suffix], item, out_dir, rel)
+        row[column], problem = _copy_companion(listing, COMPANION_SUFFIXES[suffix], item, row, out_dir, rel)
+        if problem is not None:
+            log.warning("%s: %s", problem["source_path"], problem["detail"])
+            problems.append(problem)
+    return problems
 
 
 def ingest(
@@ -155,7 +192,7 @@ def ingest(
                 continue
             item = by_path[row["source_path"]]
             row["path"] = names[item.source_path] + os.path.splitext(row["path"])[1]
-            _add_companions(row, listing, item, tmp, names[item.source_path])
+            bad.extend(_add_companions(row, listing, item, tmp, names[item.source_path]))
             rows.append(row)
         manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS).sort_values("path", ignore_index=True)
         quarantine = pd.DataFrame(bad, columns=QUARANTINE_COLUMNS).sort_values("source_path", ignore_index=True)

@@ -38,7 +38,6 @@ from spagan.core.md5 import path_md5
 from spagan.data.dedupe import DedupeResult, find_duplicates
 from spagan.data.demo import generate_demo
 from spagan.data.ingest import COMPANIONS, IngestResult, ingest
-from spagan.data.splits import split_counts, split_warnings
 from spagan.data.schema import (
     DUPLICATE_COLUMNS,
     MANIFEST_COLUMNS,
@@ -47,6 +46,7 @@ from spagan.data.schema import (
     read_table,
     validate_manifest,
 )
+from spagan.data.splits import split_counts, split_warnings
 
 log = logging.getLogger(__name__)
 
