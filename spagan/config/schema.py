@@ -83,7 +83,7 @@ class TrainConfig:
 @dataclass(frozen=True)
 class EvalConfig:
     seed: int = 0
-    inception_weights: str = "torchvision"
+    inception_weights: str = "fid"
     weights_dir: str = ""
     download_weights: bool = True
     weights_url: str = ""

@@ -31,7 +31,7 @@ import torch
 
 from spagan.config import EvalConfig
 from spagan.core.errors import SpaganError
-from spagan.core.imageio import atomic_write_bytes, list_images, load_image_fitted
+from spagan.core.imageio import atomic_write_bytes, list_images, load_image_fitted, quantise_8bit
 from spagan.evaluation.gallery import COLUMNS, write_gallery
 from spagan.evaluation.metrics.domain_classifier import DomainClassifier
 from spagan.evaluation.metrics.features import (
@@ -42,7 +42,7 @@ from spagan.evaluation.metrics.features import (
     file_sha256,
     load_inception,
 )
-from spagan.evaluation.metrics.kid import kid_from_features
+from spagan.evaluation.metrics.kid import kid_from_features, kid_sample
 from spagan.evaluation.metrics.localisation import attention_auc, attention_in_mask, nanmean
 from spagan.evaluation.metrics.masks import find_mask, find_pair, load_mask
 from spagan.evaluation.metrics.object_region import ObjectStats, object_stats
@@ -169,15 +169,15 @@ def _target_objects(data_dir: Path, tgt_name: str, size: int) -> tuple[list[Obje
 
 def _kid(fake_features: np.ndarray, real_features: np.ndarray, eval_cfg: EvalConfig, src_dir: Path,
          tgt_dir: Path) -> dict[str, Any]:
-    """KID x 100 of translations against real target images, or why it was not computed."""
+    """KID x 100 of translations against real target images with how it was sampled
+    (:func:`kid_sample`), or why it was not computed."""
     if min(len(fake_features), len(real_features)) < 2:
         return {"status": "unavailable", "reason": f"fewer than 2 images in {src_dir} or {tgt_dir}",
                 "fix": "add test images"}
     mean, std = kid_from_features(fake_features, real_features, eval_cfg.kid_subsets, eval_cfg.kid_subset_size,
                                   eval_cfg.seed)
     return {"mean": 100 * mean, "std": 100 * std,
-            "subset_size": min(eval_cfg.kid_subset_size, len(fake_features), len(real_features)),
-            "n_real": len(real_features)}
+            **kid_sample(len(fake_features), len(real_features), eval_cfg.kid_subsets, eval_cfg.kid_subset_size)}
 
 
 def target_references(data_dir: Path, name: str, size: int) -> tuple[list[ObjectStats], np.ndarray]:
@@ -213,8 +213,10 @@ def direction_scores(name: str, translator: Translator, data_dir: Path, eval_cfg
             if start + i in pick:
                 tally.gallery.append((real, *out[:3]))
         if scorers.extractor is not None:
-            # keyed by the translation's bytes: an unchanged model on unchanged data hits the cache
-            tally.fake_features.append(_features(scorers.extractor, fakes, scorers.cache, None, bs))
+            # Scored as the 8-bit PNG a saved translation is (as published KIDs are computed); keyed
+            # by those bytes: an unchanged model on unchanged data hits the cache.
+            saved = [quantise_8bit(f) for f in fakes]
+            tally.fake_features.append(_features(scorers.extractor, saved, scorers.cache, None, bs))
 
     if tally.gallery:
         gallery_path = out_dir / GALLERY_DIR / f"{name}.png"
@@ -321,7 +323,10 @@ def evaluate(
             "image_size": translator.image_size,
             "load": LOAD_RULE,
             "kid": {"subsets": eval_cfg.kid_subsets, "subset_size": eval_cfg.kid_subset_size,
-                    "seed": eval_cfg.seed, "scale": 100, "kernel": "(a.b/d + 1)^3, unbiased MMD^2"},
+                    "seed": eval_cfg.seed, "scale": 100, "kernel": "(a.b/d + 1)^3, unbiased MMD^2",
+                    "translations": "quantised to 8 bit as a saved PNG (round((x + 1) x 127.5)) before Inception",
+                    "real_images": "decoded from their files (" + LOAD_RULE + ")",
+                    "subset_size_rule": "clipped to the smaller set (as clean-fid); each KID records the size used"},
             "features": extractor.identity if extractor is not None else kid_status,
             "domain_classifier": clf_info,
             "object_domain_classifier": object_clf_info,
