@@ -80,7 +80,7 @@ def test_without_weights_kid_is_unavailable_but_everything_else_is_written(train
     for name in ("a2b", "b2a"):
         kid = m[name]["kid_x100"]
         assert kid["status"] == "unavailable" and "mean" not in kid
-        weights = KNOWN_WEIGHTS["torchvision"]
+        weights = KNOWN_WEIGHTS["fid"]  # the default
         assert weights.file_name in kid["reason"] and weights.url in kid["fix"]
         assert m[name]["success_share"] is not None and m[name]["n_masks"] == 4
         assert (tmp_path / "out" / m[name]["gallery"]).is_file()

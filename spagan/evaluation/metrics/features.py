@@ -196,7 +196,9 @@ class InceptionFeatures:
     def __call__(self, images: torch.Tensor) -> np.ndarray:
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected images [N, 3, H, W], got {tuple(images.shape)}")
-        x = images.to(self.device, torch.float32)
+        # contiguous: the same pixels give the same features bit for bit whatever the tensor's strides
+        # (a decoded file is a permuted view, a translation is not)
+        x = images.to(self.device, torch.float32).contiguous()
         x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
         return self.model(x).double().cpu().numpy()
 
