@@ -283,3 +283,14 @@ def test_measures_a_do_nothing_model_passes_cannot_be_selected_by() -> None:
     for measure in ("background_l1", "attention_auc", "offline_mmd_x100", "success_share"):
         with pytest.raises(ConfigError, match="a do-nothing model fails"):
             load_config(ROOT / "params.yaml", [f"train.select_by={measure}"])
+
+
+def test_a_run_resumes_across_watch_settings_but_not_across_a_changed_hold_out() -> None:
+    """Evaluating more or less often changes nothing trained; holding other images out does."""
+    from spagan.training.state import trained_sections
+
+    base = trained_sections(_cfg("train.eval_every=2"))
+    assert trained_sections(_cfg("train.eval_every=4", "train.select_by=object_domain_probability")) == base
+    assert trained_sections(_cfg("train.eval_every=0")) != base  # the held-out images would be trained on
+    assert trained_sections(_cfg("train.eval_images=2")) != base
+    assert trained_sections(_cfg("train.eval_split=train")) == trained_sections(_cfg("train.eval_every=0"))
