@@ -1,4 +1,5 @@
-"""Evaluation during training: the curve, the best checkpoint, resume, and weights left alone."""
+"""Evaluation during training: the curve, the best checkpoint, resume, weights left alone, and the
+slice it scores (held out of training, never the test split)."""
 
 import json
 from pathlib import Path
@@ -14,14 +15,15 @@ from spagan.training.loop import train
 from spagan.training.selection import BEST_NAME, BEST_RECORD_NAME, EVAL_CURVE_NAME, read_curve
 from tests.conftest import ROOT, TINY_OVERRIDES
 
-# 6 images per domain, batch 1: 6 steps per epoch; 2 + 1 epochs; an evaluation every epoch.
+# 9 images per domain, the last 3 held out: 6 trained on, batch 1: 6 steps per epoch; 2 + 1 epochs;
+# an evaluation every epoch.
 WATCHED = [*TINY_OVERRIDES, "train.epochs=2", "train.epochs_decay=1", "train.eval_every=1", "train.eval_images=3"]
 
 
 @pytest.fixture(scope="module")
 def masked_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo domains in miniature: masks and counterparts, so object translation is scored."""
-    return generate_demo(tmp_path_factory.mktemp("demo"), size=32, train_per_domain=6, test_per_domain=3,
+    return generate_demo(tmp_path_factory.mktemp("demo"), size=32, train_per_domain=9, test_per_domain=3,
                          planted_duplicates=0, planted_broken=0).root
 
 
@@ -63,7 +65,7 @@ def test_one_row_per_evaluation_and_the_best_checkpoint_is_the_best_row(watched_
 
 
 def test_evaluation_never_changes_the_weights(watched_run: Path, masked_data: Path, tmp_path: Path) -> None:
-    train(_cfg("train.eval_every=0"), masked_data, tmp_path / "plain", device="cpu")
+    train(_cfg(), masked_data, tmp_path / "plain", device="cpu")  # the same slice held out, no evaluator
     assert _digest(tmp_path / "plain") == _digest(watched_run)
     assert not (tmp_path / "plain" / EVAL_CURVE_NAME).exists()
 
@@ -134,10 +136,67 @@ def test_bad_selection_settings_are_refused(overrides: list[str], message: str) 
         load_config(ROOT / "params.yaml", overrides)
 
 
-def test_evaluation_needs_the_test_split(masked_data: Path, tmp_path: Path) -> None:
-    (tmp_path / "trainA").mkdir()
-    with pytest.raises(Exception, match="testA.*train.eval_every=0"):
-        TrainingEvaluator(_cfg(), tmp_path, device="cpu")
+def test_evaluation_during_training_never_reads_the_test_split(masked_data: Path, watched_run: Path,
+                                                               tmp_path: Path) -> None:
+    """Without testA/ testB/ (and their masks and counterparts) the first evaluation is the same as
+    the watched run's (the same weights at step 6): nothing of the test split was read."""
+    import shutil
+
+    train_only = tmp_path / "train_only"
+    for split in ("trainA", "trainB", "trainA_mask", "trainB_mask"):
+        shutil.copytree(masked_data / split, train_only / split)
+    cfg = _cfg("train.max_steps=6")
+    train(cfg, train_only, tmp_path / "run", device="cpu", evaluator=TrainingEvaluator(cfg, train_only, device="cpu"))
+    assert _curve(tmp_path / "run") == _curve(watched_run)[:1] and _curve(watched_run)[0]["object_translation"]
+    assert (tmp_path / "run" / BEST_NAME).is_file()
+
+
+def test_the_dataset_never_yields_a_held_out_image(masked_data: Path, tmp_path: Path) -> None:
+    """The held-out files are made unreadable: training without an evaluator still runs (it never
+    opens them); with train.eval_split=train (nothing held out) the same files stop it."""
+    import shutil
+
+    from spagan.core.errors import SpaganError
+    from spagan.training.holdout import run_slice
+
+    data = tmp_path / "data"
+    shutil.copytree(masked_data, data)
+    held = run_slice(_cfg().train, data)
+    assert [p.name for p in held.eval_a] == sorted(p.name for p in (data / "trainA").iterdir())[-3:]
+    assert not set(held.eval_a) & set(held.train_a) and len(held.train_a) == 6
+    for path in held.eval_a + held.eval_b:
+        path.write_bytes(b"not an image")
+    result = train(_cfg("train.max_steps=6"), data, tmp_path / "run", device="cpu")
+    assert result.steps == 6  # an epoch over the 6 A images trained on; the held-out files never opened
+    with pytest.raises(SpaganError, match="cannot read image"):  # an epoch walks all 9 A images
+        train(_cfg("train.max_steps=9", "train.eval_split=train"), data, tmp_path / "run2", device="cpu")
+
+
+def test_best_is_chosen_on_the_recorded_slice(watched_run: Path, masked_data: Path) -> None:
+    record = json.loads((watched_run / BEST_RECORD_NAME).read_text())["selected_on"]
+    scored = json.loads((watched_run / "metrics.json").read_text())["eval_slice"]
+    last3 = lambda d: [f"train{d}/{p.name}" for p in sorted((masked_data / f"train{d}").iterdir())[-3:]]
+    assert scored["files"] == {"A": last3("A"), "B": last3("B")} and scored["trained_on"] == {"A": 6, "B": 6}
+    assert record == {"split": "holdout", "held_out_of_training": True, "images_per_domain": 3,
+                      "files_sha256": scored["files_sha256"]}
+
+
+def test_eval_split_train_trains_on_everything(masked_data: Path, tmp_path: Path) -> None:
+    """train.eval_split=train holds nothing out: the same weights as a run without evaluation."""
+    train(_cfg("train.max_steps=3", "train.eval_split=train"), masked_data, tmp_path / "scored", device="cpu")
+    train(_cfg("train.max_steps=3", "train.eval_every=0"), masked_data, tmp_path / "plain", device="cpu")
+    assert _digest(tmp_path / "scored") == _digest(tmp_path / "plain")
+    evaluator = TrainingEvaluator(_cfg("train.eval_split=train"), masked_data, device="cpu")
+    first3 = [f"trainA/{p.name}" for p in sorted((masked_data / "trainA").iterdir())[:3]]
+    assert evaluator.record()["files"]["A"] == first3 and not evaluator.record()["held_out_of_training"]
+
+
+def test_too_few_training_images_to_hold_out_is_refused(masked_data: Path) -> None:
+    from spagan.core.errors import SpaganError
+    from spagan.training.holdout import run_slice
+
+    with pytest.raises(SpaganError, match="9 images, but train.eval_images=9 are held out.*train.eval_split=train"):
+        run_slice(_cfg("train.eval_images=9").train, masked_data)
 
 
 def _publish(run: Path, tmp_path: Path, *overrides: str) -> dict:
@@ -184,20 +243,19 @@ def test_publish_best_without_a_scored_evaluation_falls_back_to_last(watched_run
     assert "no evaluation during training scored kid_x100" in lineage["selection"]["why"]
 
 
-def test_the_plan_names_what_is_watched_and_refuses_a_missing_test_split(masked_data: Path, tmp_path: Path) -> None:
+def test_the_plan_names_what_is_watched_and_what_is_held_out(masked_data: Path, tmp_path: Path) -> None:
     import shutil
 
     from spagan.training.preflight import format_plan, plan_training
 
     plan = format_plan(plan_training(_cfg("train.publish=best"), masked_data, tmp_path / "run", device="cpu"))
-    assert ("evaluation every 1 epochs (6 steps) on 3 test images per direction, best by max object_translation; "
-            "publishes the best checkpoint") in plan
+    assert ("evaluation every 1 epochs (6 steps) on the last 3 training images per domain, held out of training, "
+            "best by max object_translation; publishes the best checkpoint") in plan
+    assert "trainA 6, trainB 6 images trained on, 3 + 3 held out for evaluation during training" in plan
     train_only = tmp_path / "train_only"
     for split in ("trainA", "trainB"):
         shutil.copytree(masked_data / split, train_only / split)
-    with pytest.raises(Exception, match="testA: folder not found .*train.eval_every=1"):
-        plan_training(_cfg(), train_only, tmp_path / "run2", device="cpu")
-    plan_training(_cfg("train.eval_every=0"), train_only, tmp_path / "run3", device="cpu")  # without: fine
+    plan_training(_cfg(), train_only, tmp_path / "run2", device="cpu")  # no test split needed
 
 
 def test_every_selectable_measure_ranks_a_do_nothing_model_below_the_counterpart(masked_data: Path) -> None:
@@ -209,8 +267,8 @@ def test_every_selectable_measure_ranks_a_do_nothing_model_below_the_counterpart
     evaluator = TrainingEvaluator(_cfg(), masked_data, device="cpu")
     checked = []
     for d in ("a2b", "b2a"):
-        refs = direction_scores(d, evaluator.translator, masked_data, evaluator.cfg.eval, evaluator.scorers,
-                                targets=evaluator.targets[d])["references"]
+        refs = direction_scores(d, evaluator.translator, masked_data, evaluator.cfg.eval,
+                                evaluator.scorers)["references"]  # the test split: it has counterparts
         for measure, better in SELECTABLE.items():
             nothing, ideal = (flat_scores({d: refs[row]})[f"{d}_{measure}"]
                               for row in ("input_as_output", "counterpart_as_output"))
@@ -225,3 +283,14 @@ def test_measures_a_do_nothing_model_passes_cannot_be_selected_by() -> None:
     for measure in ("background_l1", "attention_auc", "offline_mmd_x100", "success_share"):
         with pytest.raises(ConfigError, match="a do-nothing model fails"):
             load_config(ROOT / "params.yaml", [f"train.select_by={measure}"])
+
+
+def test_a_run_resumes_across_watch_settings_but_not_across_a_changed_hold_out() -> None:
+    """Evaluating more or less often changes nothing trained; holding other images out does."""
+    from spagan.training.state import trained_sections
+
+    base = trained_sections(_cfg("train.eval_every=2"))
+    assert trained_sections(_cfg("train.eval_every=4", "train.select_by=object_domain_probability")) == base
+    assert trained_sections(_cfg("train.eval_every=0")) != base  # the held-out images would be trained on
+    assert trained_sections(_cfg("train.eval_images=2")) != base
+    assert trained_sections(_cfg("train.eval_split=train")) == trained_sections(_cfg("train.eval_every=0"))

@@ -8,18 +8,24 @@ import threading
 
 import pytest
 import torch
-from torchvision.models.inception import Inception3
 
 from spagan.config import load_config
 from spagan.evaluation.evaluate import evaluate
 from spagan.evaluation.metrics import features
 from spagan.evaluation.metrics.download import OFFLINE_VAR
-from spagan.evaluation.metrics.features import KNOWN_WEIGHTS, WeightsSource, WeightsUnavailable, hub_checkpoint_dir
+from spagan.evaluation.metrics.features import (
+    KNOWN_WEIGHTS,
+    WeightsSource,
+    WeightsUnavailable,
+    build_inception,
+    hub_checkpoint_dir,
+)
 from spagan.models import build_networks
 from spagan.models.checkpoint import save_checkpoint
 from tests.conftest import ROOT, TINY_OVERRIDES
 
-NAME = KNOWN_WEIGHTS["torchvision"].file_name
+CHOICE = "fid"  # eval.inception_weights' default: the FID Inception papers use
+NAME = KNOWN_WEIGHTS[CHOICE].file_name
 
 
 class _Server:
@@ -49,10 +55,10 @@ class _Server:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """Random Inception-v3 weights (the real file's layout) written and served from 127.0.0.1."""
+    """Random FID Inception weights (the real file's layout) written and served from 127.0.0.1."""
     folder = tmp_path_factory.mktemp("served")
     torch.manual_seed(0)
-    torch.save(Inception3(aux_logits=True, init_weights=False).state_dict(), folder / NAME)
+    torch.save(build_inception("fid", num_classes=1008, aux_logits=False).state_dict(), folder / NAME)
     tampered = bytearray((folder / NAME).read_bytes())
     tampered[len(tampered) // 2] ^= 0xFF  # one flipped byte in the middle of the weights
     (folder / "tampered.pth").write_bytes(bytes(tampered))
@@ -63,11 +69,11 @@ def served(tmp_path_factory):
 
 @pytest.fixture
 def online(isolated_torch_hub, monkeypatch, served):
-    """Downloads allowed; the torchvision entry points at the test server with the test file's sha256."""
+    """Downloads allowed; the fid entry points at the test server with the test file's sha256."""
     server, sha = served
     server.requests.clear()
     monkeypatch.delenv(OFFLINE_VAR, raising=False)
-    monkeypatch.setitem(KNOWN_WEIGHTS, "torchvision", WeightsSource("torchvision", NAME, f"{server.url}/{NAME}", sha))
+    monkeypatch.setitem(KNOWN_WEIGHTS, CHOICE, WeightsSource(CHOICE, NAME, f"{server.url}/{NAME}", sha))
     return server
 
 
@@ -89,11 +95,11 @@ def _eval_cfg(*extra):
 
 
 def test_first_use_downloads_and_caches_second_use_does_not_request(online):
-    first = features.load_inception("torchvision", download=True)
+    first = features.load_inception(CHOICE, download=True)
     assert online.requests == [f"/{NAME}"]
     cached = hub_checkpoint_dir() / NAME
     assert cached.is_file() and not [p for p in cached.parent.iterdir() if p.name != NAME]  # no temp file left
-    second = features.load_inception("torchvision", download=True)
+    second = features.load_inception(CHOICE, download=True)
     assert online.requests == [f"/{NAME}"]  # served from torch hub's cache
     assert first.identity == second.identity and first.identity["weights_file"] == NAME
 
@@ -108,14 +114,14 @@ def test_evaluate_on_a_connected_machine_computes_kid_with_no_manual_step(online
 
 def test_mirror_url_overrides_the_official_address(online, monkeypatch, served):
     server, sha = served
-    monkeypatch.setitem(KNOWN_WEIGHTS, "torchvision", WeightsSource("torchvision", NAME, "http://127.0.0.1:9/x", sha))
-    path, graph = features.resolve_weights("torchvision", download=True, url=f"{server.url}/{NAME}")
-    assert path == hub_checkpoint_dir() / NAME and graph == "torchvision" and online.requests == [f"/{NAME}"]
+    monkeypatch.setitem(KNOWN_WEIGHTS, CHOICE, WeightsSource(CHOICE, NAME, "http://127.0.0.1:9/x", sha))
+    path, graph = features.resolve_weights(CHOICE, download=True, url=f"{server.url}/{NAME}")
+    assert path == hub_checkpoint_dir() / NAME and graph == CHOICE and online.requests == [f"/{NAME}"]
 
 
 def test_tampered_file_is_refused_and_removed(online):
     with pytest.raises(WeightsUnavailable, match="expected .*: refused and removed") as info:
-        features.resolve_weights("torchvision", download=True, url=f"{online.url}/tampered.pth")
+        features.resolve_weights(CHOICE, download=True, url=f"{online.url}/tampered.pth")
     assert "copy it into" in info.value.fix  # the manual way stays in the message
     folder = hub_checkpoint_dir()
     assert not folder.exists() or not list(folder.iterdir())
@@ -123,10 +129,10 @@ def test_tampered_file_is_refused_and_removed(online):
 
 def test_offline_and_switched_off_never_request(online, monkeypatch):
     with pytest.raises(WeightsUnavailable, match="eval.download_weights is false"):
-        features.resolve_weights("torchvision", download=False)
+        features.resolve_weights(CHOICE, download=False)
     monkeypatch.setenv(OFFLINE_VAR, "1")
     with pytest.raises(WeightsUnavailable, match=f"{OFFLINE_VAR} is set"):
-        features.resolve_weights("torchvision", download=True)
+        features.resolve_weights(CHOICE, download=True)
     assert online.requests == []
 
 
@@ -140,5 +146,5 @@ def test_stopped_server_gives_the_offline_message_and_evaluation_completes(
                        device="cpu")
     kid = metrics["a2b"]["kid_x100"]
     assert kid["status"] == "unavailable" and "could not download" in kid["reason"]
-    assert KNOWN_WEIGHTS["torchvision"].url in kid["fix"]
+    assert KNOWN_WEIGHTS[CHOICE].url in kid["fix"]
     assert (tmp_path / "eval" / "gallery" / "a2b.png").is_file() and metrics["b2a"]["success_share"] is not None

@@ -35,6 +35,8 @@ from spagan.evaluation.report import (
     REFERENCE_LEGEND,
     SCORE_KEYS,
     cell,
+    kid_features,
+    kid_sample_text,
     kid_text,
     metric_value,
     report_rows,
@@ -65,6 +67,9 @@ def score_metadata(metrics: dict[str, Any]) -> dict[str, Any]:
         if "mean" in kid:
             meta[f"{d}_kid_x100"] = float(kid["mean"])
             meta[f"{d}_kid_x100_std"] = float(kid["std"])
+            # how it was sampled (subsets, subset size, image counts, a clipped size said), and with
+            # which Inception: the regression check compares only KIDs whose sampling text is equal
+            meta[f"{d}_kid_x100_sample"] = f"{kid_sample_text(kid) or 'not recorded'}; {kid_features(metrics)}"
         else:
             meta[f"{d}_kid_x100"] = kid_text(kid, reason=True)
         for key in SCORE_KEYS:

@@ -46,14 +46,16 @@ def find_regressions(previous: dict[str, Any], current: dict[str, Any],
 
     Returns (problems, deltas): a problem for every score, in either direction, that got worse by
     more than its limit (see regression_limits); deltas (current minus previous) for every score
-    both evaluations have (a text value, such as KID's "unavailable: ...", is skipped).
+    both evaluations have (a text value, such as KID's "unavailable: ...", is skipped). A KID is
+    compared only with a KID sampled alike with the same Inception (equal `<key>_sample` texts:
+    subsets, subset size, image counts, weights): another network or sample size is another scale.
     """
     problems, deltas = [], {}
     for d in DIRECTIONS:
         for name, limit, worse, relative in limits:
             key = f"{d}_{name}"
             before, now = _num(previous, key), _num(current, key)
-            if before is None or now is None:
+            if before is None or now is None or previous.get(f"{key}_sample") != current.get(f"{key}_sample"):
                 continue
             deltas[key] = now - before
             allowed = limit * abs(before) if relative else limit

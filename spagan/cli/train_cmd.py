@@ -10,7 +10,8 @@ the signal number, so `--resume` continues where it stopped. A second signal int
 
 With train.eval_every > 0 the command wires the evaluation callback (spagan.evaluation.
 training_eval) into the loop, which knows no evaluation code: every eval_every epochs it scores
-the first train.eval_images test images per direction and keeps eval_curve.csv and best.pt.
+a slice of the training split (train.eval_split: by default the last train.eval_images images of
+trainA/ and trainB/, held out of training; never the test split) and keeps eval_curve.csv and best.pt.
 """
 
 import argparse

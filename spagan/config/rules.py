@@ -179,6 +179,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "train.compile": (),
     "train.eval_every": (AT_LEAST_0,),  # 0: no evaluation during training
     "train.eval_images": (in_range(2),),  # the distribution score needs two images per set
+    "train.eval_split": (),  # holdout | train (the type check)
     "train.select_by": (selectable,),
     "train.publish": (),
     "train.preview_every": (AT_LEAST_0,),  # 0: no previews

@@ -75,7 +75,8 @@ class TrainConfig:
     compile: Literal["on", "off"] = "off"
     # Evaluation during training (spagan.evaluation.training_eval, wired by `spagan train`):
     eval_every: int = 0  # epochs between evaluations (0: off)
-    eval_images: int = 16  # test images per direction scored at each evaluation (the first, sorted)
+    eval_images: int = 16  # training images per domain scored at each evaluation (spagan.training.holdout)
+    eval_split: Literal["holdout", "train"] = "holdout"  # holdout: the last eval_images, untrained on; train: first
     select_by: str = "object_translation"  # picks best.pt (mean of both directions; better: rules.SELECTABLE)
     publish: Literal["last", "best"] = "last"  # the checkpoint `lineage publish` publishes
     preview_every: int = 1000
@@ -87,7 +88,7 @@ class TrainConfig:
 @dataclass(frozen=True)
 class EvalConfig:
     seed: int = 0
-    inception_weights: str = "torchvision"
+    inception_weights: str = "fid"
     weights_dir: str = ""
     download_weights: bool = True
     weights_url: str = ""

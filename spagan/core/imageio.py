@@ -41,6 +41,14 @@ def tensor_to_pil(t: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
+def quantise_8bit(t: torch.Tensor) -> torch.Tensor:
+    """`t` in [-1, 1] as it reads back after :func:`save_image` to PNG and :func:`load_image`: clamped,
+    rounded to 8 bits as :func:`tensor_to_pil` does, and mapped back as :func:`pil_to_tensor` does
+    (the same operations in the same order, so the result is bitwise that of the saved file)."""
+    levels = ((t.detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return levels.float().div_(127.5).sub_(1.0)
+
+
 def load_image(path: str | Path, size: int | None = None) -> torch.Tensor:
     """Read an image as [3, H, W] in [-1, 1], resized (bicubic) to size x size if given."""
     im = open_rgb(path)

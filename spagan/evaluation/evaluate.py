@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ import torch
 
 from spagan.config import EvalConfig
 from spagan.core.errors import SpaganError
-from spagan.core.imageio import atomic_write_bytes, list_images, load_image_fitted
+from spagan.core.imageio import atomic_write_bytes, list_images, load_image_fitted, quantise_8bit
 from spagan.evaluation.gallery import COLUMNS, write_gallery
 from spagan.evaluation.metrics.domain_classifier import DomainClassifier
 from spagan.evaluation.metrics.features import (
@@ -42,7 +43,7 @@ from spagan.evaluation.metrics.features import (
     file_sha256,
     load_inception,
 )
-from spagan.evaluation.metrics.kid import kid_from_features
+from spagan.evaluation.metrics.kid import kid_from_features, kid_sample
 from spagan.evaluation.metrics.localisation import attention_auc, attention_in_mask, nanmean
 from spagan.evaluation.metrics.masks import find_mask, find_pair, load_mask
 from spagan.evaluation.metrics.object_region import ObjectStats, object_stats
@@ -153,11 +154,12 @@ def _score_image(tally: _Tally, data_dir: Path, src_name: str, path: Path, real:
     tally.yardstick.add(real, fake, generated, mask, pair)
 
 
-def _target_objects(data_dir: Path, tgt_name: str, size: int) -> tuple[list[ObjectStats], np.ndarray]:
-    """Object statistics of the real target test images with masks, and every target test
-    image's hand-made features (the offline distribution score's real side)."""
+def _target_objects(data_dir: Path, tgt_name: str, size: int,
+                    paths: list[Path] | None = None) -> tuple[list[ObjectStats], np.ndarray]:
+    """Object statistics of the real target images (`paths`, default all of data_dir/tgt_name) with
+    masks, and every target image's hand-made features (the offline distribution score's real side)."""
     objects, feats = [], []
-    for path in list_images(data_dir / tgt_name):
+    for path in list_images(data_dir / tgt_name) if paths is None else paths:
         image = load_image_fitted(path, size)
         feats.append(handmade_features([image])[0])
         mask_path = find_mask(data_dir, tgt_name, path)
@@ -170,34 +172,47 @@ def _target_objects(data_dir: Path, tgt_name: str, size: int) -> tuple[list[Obje
 
 def _kid(fake_features: np.ndarray, real_features: np.ndarray, eval_cfg: EvalConfig, src_dir: Path,
          tgt_dir: Path) -> dict[str, Any]:
-    """KID x 100 of translations against real target images, or why it was not computed."""
+    """KID x 100 of translations against real target images with how it was sampled
+    (:func:`kid_sample`), or why it was not computed."""
     if min(len(fake_features), len(real_features)) < 2:
         return {"status": "unavailable", "reason": f"fewer than 2 images in {src_dir} or {tgt_dir}",
                 "fix": "add test images"}
     mean, std = kid_from_features(fake_features, real_features, eval_cfg.kid_subsets, eval_cfg.kid_subset_size,
                                   eval_cfg.seed)
     return {"mean": 100 * mean, "std": 100 * std,
-            "subset_size": min(eval_cfg.kid_subset_size, len(fake_features), len(real_features)),
-            "n_real": len(real_features)}
+            **kid_sample(len(fake_features), len(real_features), eval_cfg.kid_subsets, eval_cfg.kid_subset_size)}
 
 
-def target_references(data_dir: Path, name: str, size: int) -> tuple[list[ObjectStats], np.ndarray]:
-    """What direction `name`'s translations are compared with: the real target test objects and features."""
-    return _target_objects(data_dir, DIRECTIONS[name][1], size)
+def _folders(name: str, split: str) -> tuple[str, str, str, str]:
+    """(source folder, target folder, source domain, target domain) of direction `name` in `split`."""
+    src_dom, tgt_dom = DIRECTIONS[name][0][-1], DIRECTIONS[name][1][-1]
+    return f"{split}{src_dom}", f"{split}{tgt_dom}", src_dom, tgt_dom
+
+
+def target_references(data_dir: Path, name: str, size: int, *, split: str = "test",
+                      files: dict[str, list[Path]] | None = None) -> tuple[list[ObjectStats], np.ndarray]:
+    """What direction `name`'s translations are compared with: the real target objects and features
+    (of <split>A/ or <split>B/; only `files[domain]` when given)."""
+    _, tgt_name, _, tgt_dom = _folders(name, split)
+    return _target_objects(data_dir, tgt_name, size, None if files is None else files[tgt_dom])
 
 
 def direction_scores(name: str, translator: Translator, data_dir: Path, eval_cfg: EvalConfig, scorers: Scorers, *,
                      out_dir: Path | None = None, limit: int | None = None,
-                     targets: tuple[list[ObjectStats], np.ndarray] | None = None) -> dict[str, Any]:
+                     targets: tuple[list[ObjectStats], np.ndarray] | None = None, split: str = "test",
+                     files: dict[str, list[Path]] | None = None) -> dict[str, Any]:
     """All metrics of one direction (and its gallery, under out_dir when given): translate the
-    source test images batch by batch (the first `limit`, sorted, when given), score each against
+    source images batch by batch (the first `limit`, sorted, when given), score each against
     its mask, keep the gallery rows, then KID and the classifiers' shares. `targets`: the
-    direction's target_references, when the caller keeps them between calls."""
-    src_name, tgt_name, target = DIRECTIONS[name]
+    direction's target_references, when the caller keeps them between calls. `split`: the
+    folders scored ("test": testA/ testB/; evaluation during training: "train"); `files`: only
+    these images of them, per domain ({"A": [...], "B": [...]}: sources and real targets)."""
+    src_name, tgt_name, src_dom, tgt_dom = _folders(name, split)
+    target = DIRECTIONS[name][2]
     src_dir, tgt_dir = data_dir / src_name, data_dir / tgt_name
-    paths = list_images(src_dir)[:limit]
+    paths = list_images(src_dir)[:limit] if files is None else files[src_dom]
     if not paths:
-        raise SpaganError(f"{src_dir}: no test images")
+        raise SpaganError(f"{src_dir}: no images to score")
     size, bs = translator.image_size, max(1, eval_cfg.batch_size)
     rng = np.random.default_rng([eval_cfg.seed, list(DIRECTIONS).index(name)])
     pick = ({int(i) for i in rng.choice(len(paths), min(eval_cfg.gallery_size, len(paths)), replace=False)}
@@ -214,8 +229,10 @@ def direction_scores(name: str, translator: Translator, data_dir: Path, eval_cfg
             if start + i in pick:
                 tally.gallery.append((real, *out[:3]))
         if scorers.extractor is not None:
-            # keyed by the translation's bytes: an unchanged model on unchanged data hits the cache
-            tally.fake_features.append(_features(scorers.extractor, fakes, scorers.cache, None, bs))
+            # Scored as the 8-bit PNG a saved translation is (as published KIDs are computed); keyed
+            # by those bytes: an unchanged model on unchanged data hits the cache.
+            saved = [quantise_8bit(f) for f in fakes]
+            tally.fake_features.append(_features(scorers.extractor, saved, scorers.cache, None, bs))
 
     if tally.gallery:
         gallery_path = out_dir / GALLERY_DIR / f"{name}.png"
@@ -223,14 +240,16 @@ def direction_scores(name: str, translator: Translator, data_dir: Path, eval_cfg
 
     result: dict[str, Any] = {"source": src_name, "target": tgt_name, "n_images": len(paths)}
     if scorers.extractor is not None and scorers.cache is not None:
-        real_features = _real_features(scorers.extractor, list_images(tgt_dir), size, scorers.cache, bs)
+        real_paths = list_images(tgt_dir) if files is None else files[tgt_dom]
+        real_features = _real_features(scorers.extractor, real_paths, size, scorers.cache, bs)
         result["kid_x100"] = _kid(np.concatenate(tally.fake_features), real_features, eval_cfg, src_dir, tgt_dir)
     else:
         result["kid_x100"] = dict(scorers.kid_status or {"status": "unavailable"})
     result["n_masks"] = len(tally.in_mask)
     result["attention_in_mask"] = nanmean(tally.in_mask)
     result["attention_auc"] = nanmean(tally.auc)
-    target_objects, target_features = targets or _target_objects(data_dir, tgt_name, size)
+    target_objects, target_features = targets or _target_objects(data_dir, tgt_name, size,
+                                                                  None if files is None else files[tgt_dom])
     result.update(tally.yardstick.result(target_objects, target_features, subsets=eval_cfg.kid_subsets,
                                          subset_size=eval_cfg.kid_subset_size, seed=eval_cfg.seed))
     result["gallery"] = f"{GALLERY_DIR}/{name}.png" if tally.gallery else None
@@ -238,23 +257,26 @@ def direction_scores(name: str, translator: Translator, data_dir: Path, eval_cfg
     return result
 
 
-def domain_classifier(data_dir: Path, seed: int) -> tuple[DomainClassifier | None, dict[str, Any]]:
-    """The whole-image domain classifier (trainA vs trainB), or None and why not."""
+def domain_classifier(data_dir: Path, seed: int,
+                      exclude: Collection[Path] = ()) -> tuple[DomainClassifier | None, dict[str, Any]]:
+    """The whole-image domain classifier (trainA vs trainB but `exclude`), or None and why not."""
     if not ((data_dir / "trainA").is_dir() and (data_dir / "trainB").is_dir()):
         return None, {"status": "unavailable",
                       "reason": f"{data_dir} has no trainA/ and trainB/ to train the domain classifier on"}
-    classifier = DomainClassifier.fit_folders(data_dir / "trainA", data_dir / "trainB", seed=seed)
+    classifier = DomainClassifier.fit_folders(data_dir / "trainA", data_dir / "trainB", seed=seed, exclude=exclude)
     return classifier, {"model": "logistic regression on thumbnail, colour histogram, gradient and spectrum features",
                         "scope": "whole image", "trained_on": "trainA vs trainB",
                         "holdout_accuracy": nanmean([classifier.holdout_accuracy])}
 
 
-def object_classifier(data_dir: Path, seed: int) -> tuple[DomainClassifier | None, dict[str, Any]]:
-    """The object-crop domain classifier (trainA vs trainB objects under their masks), or None and why not."""
+def object_classifier(data_dir: Path, seed: int,
+                      exclude: Collection[Path] = ()) -> tuple[DomainClassifier | None, dict[str, Any]]:
+    """The object-crop domain classifier (trainA vs trainB objects under their masks, but `exclude`),
+    or None and why not."""
     if not ((data_dir / "trainA").is_dir() and (data_dir / "trainB").is_dir()):
         return None, {"status": "unavailable", "reason": f"{data_dir} has no trainA/ and trainB/"}
     try:
-        classifier = DomainClassifier.fit_object_folders(data_dir, seed=seed)
+        classifier = DomainClassifier.fit_object_folders(data_dir, seed=seed, exclude=exclude)
     except SpaganError as exc:  # no (or too few) training masks: the whole-image share is reported instead
         return None, {"status": "unavailable", "reason": str(exc)}
     return classifier, {"model": "calibrated logistic regression (Platt, 3-fold) on the same features plus a "
@@ -323,7 +345,10 @@ def evaluate(
             "image_size": translator.image_size,
             "load": LOAD_RULE,
             "kid": {"subsets": eval_cfg.kid_subsets, "subset_size": eval_cfg.kid_subset_size,
-                    "seed": eval_cfg.seed, "scale": 100, "kernel": "(a.b/d + 1)^3, unbiased MMD^2"},
+                    "seed": eval_cfg.seed, "scale": 100, "kernel": "(a.b/d + 1)^3, unbiased MMD^2",
+                    "translations": "quantised to 8 bit as a saved PNG (round((x + 1) x 127.5)) before Inception",
+                    "real_images": "decoded from their files (" + LOAD_RULE + ")",
+                    "subset_size_rule": "clipped to the smaller set (as clean-fid); each KID records the size used"},
             "features": extractor.identity if extractor is not None else kid_status,
             "domain_classifier": clf_info,
             "object_domain_classifier": object_clf_info,

@@ -44,10 +44,33 @@ def metric_value(metrics: dict[str, Any], direction: str, key: str, reference: s
     return float(value)
 
 
+def kid_sample_text(kid: dict[str, Any]) -> str:
+    """`100 subsets of 120 from 120 translations and 140 real; subset size clipped from 1000: subsets
+    of 120 = all translations: ...`: how a KID was sampled ('' for a record from before it was kept)."""
+    if "n_translations" not in kid:
+        return ""
+    text = (f"{kid['subsets']} subsets of {kid['subset_size']} from {kid['n_translations']} translations and "
+            f"{kid['n_real']} real")
+    if "note" in kid:
+        text += f"; subset size clipped from {kid.get('subset_size_requested', '?')}: {kid['note']}"
+    return text
+
+
+def kid_features(metrics: dict[str, Any]) -> str:
+    """`fid Inception 6726825d0af5f729`: which network an evaluation's KIDs were computed with."""
+    feats = metrics.get("settings", {}).get("features") or {}
+    if "graph" not in feats:
+        return "Inception unknown"
+    return f"{feats['graph']} Inception {feats.get('weights_sha256', '?')}"
+
+
 def kid_text(kid: dict[str, Any], *, reason: bool = False) -> str:
-    """`1.234 +/- 0.456`, or `unavailable` (with the reason and the fix when asked): never a made-up number."""
+    """`1.234 +/- 0.456 (100 subsets of 120 from ...)`: the number with how it was sampled
+    (:func:`kid_sample_text`), or `unavailable` (with the reason and the fix when asked): never a
+    made-up number."""
     if "mean" in kid:
-        return f"{kid['mean']:.3f} +/- {kid['std']:.3f}"
+        sample = kid_sample_text(kid)
+        return f"{kid['mean']:.3f} +/- {kid['std']:.3f}" + (f" ({sample})" if sample else "")
     if not reason:
         return "unavailable"
     return f"unavailable: {kid.get('reason', 'not computed')}; fix: {kid.get('fix', '-')}"

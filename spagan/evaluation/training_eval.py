@@ -2,13 +2,17 @@
 every train.eval_every epochs: see spagan/training/selection.py).
 
 It scores the networks as they are, with the offline measures of `spagan evaluate` (the same
-code: spagan.evaluation.evaluate.direction_scores) on a fixed slice of the test split (the first
-train.eval_images images of testA/ and testB/, sorted), and KID where the Inception weights are
-already on disk (it never downloads during training). What does not change during a run (the
-domain classifiers, fitted on trainA/ trainB/; the real target objects and features) is computed
-once, when the callback is built; each call reads the slice's images and masks again (16 small
-files per direction: cheaper than holding them) and copies the training weights into its own
-networks, so the training networks are never touched (nor their train/eval mode).
+code: spagan.evaluation.evaluate.direction_scores), and KID where the Inception weights are
+already on disk (it never downloads during training), on a slice of the TRAINING split chosen by
+train.eval_split (spagan.training.holdout): by default the last train.eval_images images of
+trainA/ and trainB/, which the run does not train on. It never reads testA/ or testB/: a model
+selected on the test split would then report its score on that same split. Translations of one
+domain's slice are compared with the other domain's slice (objects, features, KID). What does
+not change during a run (the domain classifiers, fitted on the training images but the slice;
+the slice's real target objects and features) is computed once, when the callback is built;
+each call reads the slice's images and masks again (16 small files per direction: cheaper than
+holding them) and copies the training weights into its own networks, so the training networks
+are never touched (nor their train/eval mode).
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import numpy as np
 
 from spagan.config import Config
 from spagan.config.rules import WATCHED_MEASURES
-from spagan.core.errors import SpaganError
 from spagan.core.layout import DIRECTIONS
 from spagan.evaluation.evaluate import (
     Scorers,
@@ -32,11 +35,12 @@ from spagan.evaluation.evaluate import (
     object_classifier,
     target_references,
 )
-from spagan.core.imageio import list_images
 from spagan.evaluation.metrics.features import FeatureCache, WeightsUnavailable, load_inception
 from spagan.evaluation.metrics.masks import find_mask
 from spagan.inference.translator import Translator
 from spagan.models import Networks, build_networks
+from spagan.training.dataset import domain_files
+from spagan.training.holdout import eval_slice
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +52,32 @@ class TrainingEvaluator:
     def __init__(self, cfg: Config, data_dir: str | Path, *, device: str = "auto", cache_dir: str | Path | None = None):
         started = time.perf_counter()
         self.cfg, self.data_dir = cfg, Path(data_dir)
-        for split in ("testA", "testB"):
-            if not (self.data_dir / split).is_dir():
-                raise SpaganError(f"{self.data_dir / split}: folder not found (train.eval_every > 0 evaluates "
-                                  f"on testA/ and testB/; set train.eval_every=0 to train without)")
+        t = cfg.train
+        self.slice = eval_slice(*domain_files(self.data_dir, "train"), t.eval_split, t.eval_images)
+        self.files = {"A": self.slice.eval_a, "B": self.slice.eval_b}
+        held = list(self.slice.eval_a + self.slice.eval_b) if self.slice.held_out else []
         self.translator = Translator(cfg, build_networks(cfg.model).state_dicts(), device)
-        self.limit = cfg.train.eval_images
-        self.scorers = Scorers(domain_classifier(self.data_dir, cfg.eval.seed)[0],
-                               object_classifier(self.data_dir, cfg.eval.seed)[0], *self._kid_parts(cache_dir))
+        self.scorers = Scorers(domain_classifier(self.data_dir, cfg.eval.seed, exclude=held)[0],
+                               object_classifier(self.data_dir, cfg.eval.seed, exclude=held)[0],
+                               *self._kid_parts(cache_dir))
         size = self.translator.image_size
-        self.targets = {d: target_references(self.data_dir, d, size) for d in DIRECTIONS}
+        self.targets = {d: target_references(self.data_dir, d, size, split="train", files=self.files)
+                        for d in DIRECTIONS}
         self._warn_if_unscorable()
-        log.info("evaluation during training: the first %d test images per direction, every %d epochs "
-                 "(set up in %.1f s; KID %s)", self.limit, cfg.train.eval_every, time.perf_counter() - started,
+        log.info("evaluation during training: %s, every %d epochs (set up in %.1f s; KID %s)", self.describe(),
+                 t.eval_every, time.perf_counter() - started,
                  "on" if self.scorers.extractor is not None else "off: no Inception weights on disk")
+
+    def describe(self) -> str:
+        """Which images are scored, in words."""
+        n = len(self.slice.eval_a)
+        if self.slice.held_out:
+            return f"the last {n} images of trainA/ and trainB/ (sorted), held out of training"
+        return f"the first {n} images of trainA/ and trainB/ (sorted), trained on (train.eval_split=train)"
+
+    def record(self) -> dict[str, Any]:
+        """The scored slice as spagan.training.holdout records it (split, file names, their sha256)."""
+        return self.slice.record(self.data_dir)
 
     def _warn_if_unscorable(self) -> None:
         """Say now, not at the end of the run, when train.select_by cannot be scored on this data."""
@@ -71,9 +87,8 @@ class TrainingEvaluator:
         elif measure == "object_domain_probability" and self.scorers.object_classifier is None:
             why = f"no object masks in {self.data_dir}/trainA_mask, trainB_mask for the object classifier"
         elif measure in ("object_translation", "object_domain_probability") and not any(
-                find_mask(self.data_dir, f"test{d}", p) for d in "AB"
-                for p in list_images(self.data_dir / f"test{d}")[:self.limit]):
-            why = f"no object masks for the test slice ({self.data_dir}/testA_mask, testB_mask)"
+                find_mask(self.data_dir, f"train{d}", p) for d in "AB" for p in self.files[d]):
+            why = f"no object masks for the scored training slice ({self.data_dir}/trainA_mask, trainB_mask)"
         else:
             return
         log.warning("train.select_by=%s cannot be scored: %s; no best checkpoint will be kept (train.publish=best "
@@ -97,7 +112,8 @@ class TrainingEvaluator:
         for name, module in nets.by_name().items():
             own[name].load_state_dict(module.state_dict())  # copies onto the translator's device
         per_direction = {d: direction_scores(d, self.translator, self.data_dir, self.cfg.eval, self.scorers,
-                                             limit=self.limit, targets=self.targets[d]) for d in DIRECTIONS}
+                                             targets=self.targets[d], split="train", files=self.files)
+                         for d in DIRECTIONS}
         return flat_scores(per_direction)
 
 

@@ -102,6 +102,6 @@ def training_picture(folder: str | Path, select_by: str = "object_translation") 
             series = _series(evals, (measure, f"a2b_{measure}", f"b2a_{measure}"), ("mean", "a2b", "b2a"))
             if series:
                 note = "" if measure == select_by else f" ({select_by} unavailable on this data)"
-                panels.append(Panel(f"evaluation during training: {measure} on the test slice{note}", series))
+                panels.append(Panel(f"evaluation during training: {measure} on the training slice{note}", series))
                 break
     return line_chart(panels)

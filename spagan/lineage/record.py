@@ -188,15 +188,22 @@ def published_checkpoint(run_dir: str | Path, cfg: Config) -> tuple[Path, dict[s
     if t.publish == "best" and best is not None:
         return run_dir / BEST_NAME, {**selection, "published": "best", "step": best["step"], "score": best["score"],
                                      "why": f"train.publish=best: the {mode} {t.select_by} of "
-                                            f"{evaluations} evaluations during training"}
+                                            f"{evaluations} evaluations during training",
+                                     **_selected_on(best)}
     if t.publish == "best":
         why = f"train.publish=best, but no evaluation during training scored {t.select_by}: the last checkpoint"
         log.warning("%s: %s", run_dir, why)
     else:
         why = "train.publish=last"
     if best is not None:
-        selection["best"] = {"step": best["step"], "score": best["score"]}
+        selection["best"] = {"step": best["step"], "score": best["score"], **_selected_on(best)}
     return run_dir / CHECKPOINT_NAME, {**selection, "published": "last", "why": why}
+
+
+def _selected_on(best: dict[str, Any]) -> dict[str, Any]:
+    """best.json's `selected_on` (the training images the choice was scored on: split, slice size,
+    sha256 of the names), where the run recorded it."""
+    return {"selected_on": best["selected_on"]} if "selected_on" in best else {}
 
 
 def _check_finished(run_dir: Path, cfg: Config) -> None:

@@ -32,7 +32,8 @@ from spagan.core.device import autocast_factory, loader_workers, pick_device
 from spagan.core.errors import SpaganError
 from spagan.core.imageio import atomic_write_bytes
 from spagan.models.checkpoint import CHECKPOINT_NAME, save_checkpoint
-from spagan.training.dataset import UnpairedRun, domain_files
+from spagan.training.dataset import UnpairedRun
+from spagan.training.holdout import EvalSlice, run_slice
 from spagan.training.distributed import (
     DistInfo,
     average_gradients,
@@ -102,7 +103,8 @@ def train(
     train.eval_every > 0) scores the networks every eval_every epochs and at the end, keeping
     eval_curve.csv and the best checkpoint (spagan.training.selection); it never changes the weights.
     """
-    files_a, files_b = _training_files(cfg, data_dir)
+    sliced = _training_files(cfg, data_dir)
+    files_a, files_b = sliced.train_a, sliced.train_b
     dev, dist_info = _join_processes(pick_device(device))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -119,7 +121,8 @@ def train(
     # Every process decides when evaluations are due (their checkpoints are collectives); only the
     # main one is handed the evaluator.
     if cfg.train.eval_every and (evaluator is not None or not dist_info.is_main):
-        evals = EvalDuringTraining(evaluator, cfg, out_dir, run.steps_per_epoch, run.total, is_main=dist_info.is_main)
+        evals = EvalDuringTraining(evaluator, cfg, out_dir, run.steps_per_epoch, run.total, is_main=dist_info.is_main,
+                                   scored_on=sliced.record(data_dir))
         evals.resume(run.step)
 
     started = time.perf_counter()
@@ -139,19 +142,21 @@ def train(
     digests = gather_strings(weights_digest(run.modules), dist_info)  # equal when ranks stayed in sync
     shutdown(dist_info)
     return _finish(run, out_dir, losses, resumed_from, digests, dist_info, time.perf_counter() - started,
-                   None if evals is None else evals.best)
+                   None if evals is None else evals.best, sliced.record(data_dir) if sliced.split else None)
 
 
-def _training_files(cfg: Config, data_dir: str | Path) -> tuple[list[Path], list[Path]]:
-    """trainA/ and trainB/ image files, after the checks that need no device."""
+def _training_files(cfg: Config, data_dir: str | Path) -> EvalSlice:
+    """trainA/ and trainB/ image files the run trains on (without the slice held out for evaluation
+    during training: spagan.training.holdout), after the checks that need no device."""
     if cfg.train.image_size % 4:
         raise SpaganError(f"train.image_size={cfg.train.image_size} must be a multiple of 4")
-    files_a, files_b = domain_files(data_dir, "train")
+    sliced = run_slice(cfg.train, data_dir)
+    files_a, files_b = sliced.train_a, sliced.train_b
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if max(len(files_a), len(files_b)) < cfg.train.batch_size * world:
         raise SpaganError(f"{data_dir}: fewer images than train.batch_size x processes = "
                           f"{cfg.train.batch_size * world}")
-    return files_a, files_b
+    return sliced
 
 
 def _join_processes(dev: torch.device) -> tuple[torch.device, DistInfo]:
@@ -264,8 +269,10 @@ def _save(run: RunState, ckpt_path: Path, dist_info: DistInfo) -> None:
 
 
 def _finish(run: RunState, out_dir: Path, losses: dict[str, float], resumed_from: int, digests: list[str],
-            dist_info: DistInfo, seconds: float, best: dict[str, Any] | None = None) -> TrainResult:
-    """Write metrics.json (main process) and return the result."""
+            dist_info: DistInfo, seconds: float, best: dict[str, Any] | None = None,
+            eval_slice: dict[str, Any] | None = None) -> TrainResult:
+    """Write metrics.json (main process) and return the result. `eval_slice`: the images evaluation
+    during training scored (and held out of training, if so), as spagan.training.holdout records them."""
     if not losses and (out_dir / METRICS_NAME).exists():  # nothing left to train: keep the record
         metrics_prev = json.loads((out_dir / METRICS_NAME).read_text(encoding="utf-8"))
         losses = {k[5:]: v for k, v in metrics_prev.items() if k.startswith("loss_")}
@@ -277,6 +284,8 @@ def _finish(run: RunState, out_dir: Path, losses: dict[str, float], resumed_from
                "seconds_this_run": round(seconds, 3), **{f"loss_{k}": v for k, v in losses.items()}}
     if best is not None:
         metrics["best"] = best
+    if eval_slice is not None:
+        metrics["eval_slice"] = eval_slice
     if dist_info.is_main:
         atomic_write_bytes(out_dir / METRICS_NAME, json.dumps(metrics, indent=2).encode())
     return result

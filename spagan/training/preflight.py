@@ -22,7 +22,7 @@ from spagan.core.errors import SpaganError
 from spagan.core.imageio import image_size, list_images
 from spagan.models import build_networks
 from spagan.models.checkpoint import CHECKPOINT_NAME
-from spagan.training.dataset import domain_files
+from spagan.training.holdout import run_slice
 from spagan.training.loop import schedule_length
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class TrainPlan:
     """What a training run will do, as far as can be known before it starts."""
 
     data_dir: Path
-    counts: dict[str, int]  # images per folder: trainA, trainB (testA, testB when present)
+    counts: dict[str, int]  # images per folder: trainA, trainB trained on (held out ones, testA, testB when present)
     smallest: tuple[Path, int, int]  # the training image with the shortest side: path, width, height
     image_size: int
     load_size: int
@@ -94,14 +94,15 @@ def plan_training(cfg: Config, data_dir: str | Path, out_dir: str | Path, *, dev
     checkpoint) and return its plan; SpaganError naming the first problem. `cfg` is already
     checked by the loader (ranges and cross-field rules)."""
     t_cfg, data_dir, out_dir = cfg.train, Path(data_dir), Path(out_dir)
-    files_a, files_b = domain_files(data_dir, "train")  # missing folder, split or empty domain
+    # missing folder or empty domain; too few images to hold train.eval_images out
+    sliced = run_slice(t_cfg, data_dir)
+    files_a, files_b = sliced.train_a, sliced.train_b
     counts = {"trainA": len(files_a), "trainB": len(files_b)}
-    for split in ("testA", "testB"):  # evaluate needs them, training does not
+    if sliced.held_out:  # evaluation during training scores these, the run never trains on them
+        counts.update({"trainA held out": len(sliced.eval_a), "trainB held out": len(sliced.eval_b)})
+    for split in ("testA", "testB"):  # evaluate needs them; training (and evaluation during it) does not
         if (data_dir / split).is_dir():
             counts[split] = len(list_images(data_dir / split))
-        elif t_cfg.eval_every:  # ... unless it evaluates while it trains
-            raise SpaganError(f"{data_dir / split}: folder not found (train.eval_every={t_cfg.eval_every} "
-                              f"evaluates on testA/ and testB/; set train.eval_every=0 to train without)")
     processes = int(os.environ.get("WORLD_SIZE", "1"))  # torchrun's; the group is joined by train()
     if max(len(files_a), len(files_b)) < t_cfg.batch_size * processes:
         raise SpaganError(f"{data_dir}: {max(len(files_a), len(files_b))} images per domain at most, fewer than "
@@ -157,8 +158,10 @@ def _watching(cfg: Config, steps_per_epoch: int) -> str:
     parts = [f"previews every {t.preview_every} steps" if t.preview_every else "no previews",
              "TensorBoard" if t.tensorboard else "no TensorBoard"]
     if t.eval_every:
-        parts.append(f"evaluation every {t.eval_every} epochs ({t.eval_every * steps_per_epoch} steps) on "
-                     f"{t.eval_images} test images per direction, best by {SELECTABLE[t.select_by]} {t.select_by}")
+        on = (f"the last {t.eval_images} training images per domain, held out of training" if t.eval_split == "holdout"
+              else f"the first {t.eval_images} training images per domain (trained on)")
+        parts.append(f"evaluation every {t.eval_every} epochs ({t.eval_every * steps_per_epoch} steps) on {on}, "
+                     f"best by {SELECTABLE[t.select_by]} {t.select_by}")
     else:
         parts.append("no evaluation during training")
     return ", ".join(parts) + f"; publishes the {t.publish} checkpoint"
@@ -176,11 +179,13 @@ def format_plan(plan: TrainPlan) -> str:
     """The plan as a few aligned lines."""
     c = plan.counts
     tests = f" (testA {c['testA']}, testB {c['testB']})" if "testA" in c and "testB" in c else ""
+    held = (f" trained on, {c['trainA held out']} + {c['trainB held out']} held out for evaluation during training"
+            if "trainA held out" in c else "")
     path, w, h = plan.smallest
     cap = f", stopped at train.max_steps={plan.max_steps}" if plan.max_steps else ""
     p = plan.parameters
     rows = [
-        ("data", f"{plan.data_dir}: trainA {c['trainA']}, trainB {c['trainB']} images{tests}"),
+        ("data", f"{plan.data_dir}: trainA {c['trainA']}, trainB {c['trainB']} images{held}{tests}"),
         ("images", f"smallest {path.relative_to(plan.data_dir)} {w}x{h} px; resized to train.load_size "
                    f"{plan.load_size}, cropped to train.image_size {plan.image_size}"
                    + (" (UPSCALED: smaller than the crop)" if min(w, h) < plan.image_size else "")),

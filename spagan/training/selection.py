@@ -9,7 +9,9 @@ decides when it runs and keeps what it returns, in the run folder:
   best.pt          the networks and config at the best evaluation by train.select_by (higher or
                    lower is better as spagan.config.rules.SELECTABLE says)
                    (weights only: no optimiser or pool state), with the step and the score
-  best.json        which evaluation best.pt is: step, epoch, measure, mode, score
+  best.json        which evaluation best.pt is: step, epoch, measure, mode, score, and the images
+                   it was chosen on (selected_on: train.eval_split, the slice size, a sha256 of
+                   the file names; the names are in the run's metrics.json, eval_slice)
 
 An evaluation runs every train.eval_every epochs and at the last step, right after that step's
 checkpoint. Its row is written after the checkpoint, so a run killed while evaluating resumes
@@ -56,8 +58,10 @@ class EvalDuringTraining:
     only the main process evaluates and writes."""
 
     def __init__(self, evaluator: Evaluator, cfg: Config, out_dir: str | Path, steps_per_epoch: int, total: int,
-                 *, is_main: bool = True):
+                 *, is_main: bool = True, scored_on: dict[str, Any] | None = None):
         self.evaluator, self.cfg, self.is_main = evaluator, cfg, is_main
+        # the images every evaluation scores (spagan.training.holdout's record): best.json names them
+        self.scored_on = scored_on
         self.out_dir = Path(out_dir)
         self.every = cfg.train.eval_every * steps_per_epoch
         self.steps_per_epoch, self.total = steps_per_epoch, total
@@ -136,6 +140,9 @@ class EvalDuringTraining:
         """best.pt, then best.json (atomic each: a best.json always names a complete best.pt)."""
         record = {"step": row["step"], "epoch": row["epoch"], **self.criterion,
                   "score": row[self.cfg.train.select_by]}
+        if self.scored_on is not None:  # which images the score is on (never the test split)
+            record["selected_on"] = {k: self.scored_on[k] for k in ("split", "held_out_of_training",
+                                                                    "images_per_domain", "files_sha256")}
         state = {"networks": {k: {n: t.detach().cpu().clone() for n, t in sd.items()}
                               for k, sd in nets.state_dicts().items()},
                  "config": self.cfg.to_dict(), "step": row["step"], "selection": record}

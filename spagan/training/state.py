@@ -181,7 +181,7 @@ def resume_run(run: RunState, ckpt_path: Path, resume: bool | Literal["auto"]) -
 
 
 WATCH_KEYS = ("max_steps", "checkpoint_every", "log_every", "num_workers", "preview_every", "preview_images",
-              "preview_keep", "tensorboard", "eval_every", "eval_images", "select_by", "publish")
+              "preview_keep", "tensorboard", "eval_every", "eval_images", "eval_split", "select_by", "publish")
 
 
 def trained_sections(cfg: Config) -> dict[str, Any]:
@@ -192,6 +192,10 @@ def trained_sections(cfg: Config) -> dict[str, Any]:
     # published) may change between resumes without changing the model.
     for key in WATCH_KEYS:
         train.pop(key)
+    # ... except where they change the images trained on: a slice held out for evaluation during
+    # training (spagan.training.holdout) is not trained on, so its size is part of the training data.
+    t = cfg.train
+    train["held_out_images"] = t.eval_images if t.eval_every and t.eval_split == "holdout" else 0
     return {"model": d["model"], "train": train}
 
 

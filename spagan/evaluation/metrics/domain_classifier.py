@@ -19,6 +19,7 @@ the grey image's spectrum in radial frequency bands (stripes and texture).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -144,13 +145,16 @@ class DomainClassifier:
 
     @classmethod
     def fit_folders(
-        cls, folder_a: Path, folder_b: Path, *, seed: int = 0, size: int = 64, max_images: int = 500
+        cls, folder_a: Path, folder_b: Path, *, seed: int = 0, size: int = 64, max_images: int = 500,
+        exclude: Collection[Path] = (),
     ) -> DomainClassifier:
-        """Train on the images in two folders (e.g. trainA, trainB); at most `max_images` each, seeded pick."""
+        """Train on the images in two folders (e.g. trainA, trainB) but those in `exclude` (a slice
+        held out for evaluation during training); at most `max_images` each, seeded pick."""
         rng = np.random.default_rng(seed)
         stacks = []
+        skip = set(exclude)
         for folder in (folder_a, folder_b):
-            paths = list_images(folder)
+            paths = [p for p in list_images(folder) if p not in skip]
             if len(paths) < 2:
                 raise SpaganError(f"{folder}: need at least 2 images to train the domain classifier")
             if len(paths) > max_images:
@@ -159,13 +163,17 @@ class DomainClassifier:
         return cls.fit(stacks[0], stacks[1], seed=seed, size=size)
 
     @classmethod
-    def fit_object_folders(cls, data_dir: Path, *, seed: int = 0, max_images: int = 500) -> DomainClassifier:
+    def fit_object_folders(cls, data_dir: Path, *, seed: int = 0, max_images: int = 500,
+                           exclude: Collection[Path] = ()) -> DomainClassifier:
         """Train on object crops of data_dir's trainA/ and trainB/ images that have a mask (found as
-        evaluation finds them: spagan.evaluation.metrics.masks.find_mask). Calibrated probabilities."""
+        evaluation finds them: spagan.evaluation.metrics.masks.find_mask), but those in `exclude`.
+        Calibrated probabilities."""
         rng = np.random.default_rng(seed)
         stacks = []
+        skip = set(exclude)
         for split in ("trainA", "trainB"):
-            items = [(p, m) for p in list_images(data_dir / split) if (m := find_mask(data_dir, split, p))]
+            items = [(p, m) for p in list_images(data_dir / split)
+                     if p not in skip and (m := find_mask(data_dir, split, p))]
             if len(items) < 4:
                 raise SpaganError(f"{data_dir / split}: need masks for at least 4 images (in {split}_mask/ or "
                                   f"masks/{split}/) to train the object-crop domain classifier")

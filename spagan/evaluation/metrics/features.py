@@ -2,16 +2,26 @@
 
 Two graphs share torchvision's ``Inception3`` layout and key names:
 
-- ``torchvision``: torchvision's ImageNet weights (``inception_v3_google-0cc3c7bd.pth``).
-- ``fid``: the TensorFlow FID Inception (2015-12-05) ported by pytorch-fid
-  (``pt_inception-2015-12-05-6726825d.pth``): 1008 classes and pytorch-fid's own patched
-  blocks (average pools exclude padding; the last block max-pools), as papers' KID/FID use.
+- ``fid`` (the default, ``eval.inception_weights``): the TensorFlow FID Inception (2015-12-05)
+  ported by pytorch-fid (``pt_inception-2015-12-05-6726825d.pth``): 1008 classes and
+  pytorch-fid's own patched blocks (``FIDInceptionA/C/E_1/E_2``, imported from pytorch_fid
+  itself: average pools exclude padding, the last block max-pools). Every published KID/FID
+  table of this family (pytorch-fid, clean-fid's legacy mode, torch-fidelity, the TF code
+  AttentionGAN points to) uses it, so only its scores compare with papers.
+- ``torchvision``: torchvision's ImageNet weights (``inception_v3_google-0cc3c7bd.pth``): a
+  different network; its KID is not comparable with any published number.
 
 A local ``.pth`` state_dict is loaded into whichever graph its keys fit (1008 classes: fid).
-Images enter in [-1, 1] and are resized bilinearly to 299 x 299: both weight sets were
-trained on [-1, 1] input (torchvision's ``transform_input`` maps ImageNet-normalised input
-to that same range), so this equals torchvision's ImageNet normalisation. Every score
-records this through :attr:`InceptionFeatures.identity`.
+Images enter in [-1, 1] and are resized bilinearly to 299 x 299 (align_corners=False, no
+antialias), as pytorch-fid's ``InceptionV3(resize_input=True, normalize_input=True)`` does:
+pytorch-fid resizes [0, 1] input and then maps it to [-1, 1] with 2x - 1; bilinear weights sum
+to one, so resizing [-1, 1] input directly is the same map (tests/test_features.py compares the
+features with pytorch-fid's module on the same weights). torchvision's weights were also
+trained on [-1, 1] input (its ``transform_input`` maps ImageNet-normalised input to that range).
+Every score records this through :attr:`InceptionFeatures.identity`.
+
+Translations are scored as the 8-bit images a saved PNG holds (spagan.core.imageio.quantise_8bit,
+applied by the caller, spagan.evaluation.evaluate), real images as decoded from their files.
 
 Weights are looked up in ``eval.weights_dir`` and torch hub's cache; where they are missing
 and downloads are allowed (``eval.download_weights``, no ``$SPAGAN_OFFLINE``), the official
@@ -118,8 +128,9 @@ def resolve_weights(
         if (folder / source.file_name).is_file():
             return folder / source.file_name, graph
     searched = ", ".join(str(f) for f in folders)
-    fix = (f"fetch {source.url} on a machine with internet and copy it into {folders[0]} "
-           f"(or set eval.weights_dir, or {ENV_VAR}=/path/to/{source.file_name})")
+    fix = (f"fetch {source.url} on a machine with internet (file {source.file_name}, sha256 {source.sha256}) "
+           f"and copy it into {folders[0]} (or set eval.weights_dir to its folder, or "
+           f"{ENV_VAR}=/path/to/{source.file_name})")
     if not download:
         raise WeightsUnavailable(
             f"Inception weights '{source.file_name}' ({choice}) not found in {searched} "
@@ -185,13 +196,15 @@ class InceptionFeatures:
     def __call__(self, images: torch.Tensor) -> np.ndarray:
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected images [N, 3, H, W], got {tuple(images.shape)}")
-        x = images.to(self.device, torch.float32)
+        # contiguous: the same pixels give the same features bit for bit whatever the tensor's strides
+        # (a decoded file is a permuted view, a translation is not)
+        x = images.to(self.device, torch.float32).contiguous()
         x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
         return self.model(x).double().cpu().numpy()
 
 
 def load_inception(
-    choice: str = "torchvision", weights_dir: str = "", device: str = "cpu", *, download: bool = False, url: str = ""
+    choice: str = "fid", weights_dir: str = "", device: str = "cpu", *, download: bool = False, url: str = ""
 ) -> InceptionFeatures:
     """Build the feature extractor from a weights file on disk or downloaded (see :func:`resolve_weights`).
 
