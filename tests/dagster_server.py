@@ -2,8 +2,9 @@
 
 `dagster_dev_server(tmp_path)` copies the project (tests/dvc_project.py) with the code location
 (orchestration/, workspace.yaml), gives it a temporary DAGSTER_HOME holding the deployment's
-instance config (deploy/dagster.yaml), starts `dagster dev` on 127.0.0.1 and, on exit, stops it
-and every process it left in the copy.
+instance config (deploy/dagster.yaml, less its PostgreSQL storage: `dagster dev` keeps SQLite in
+DAGSTER_HOME), starts `dagster dev` on 127.0.0.1 and, on exit, stops it and every process it left
+in the copy. tests/postgres_deploy.py runs the same copy as a team deploys it.
 """
 
 import json
@@ -19,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from spagan.evaluation.metrics.features import ENV_VAR
 from tests.dvc_project import ROOT, git, make_project
@@ -133,27 +136,76 @@ def processes_in(repo: Path) -> dict[int, str]:
     return found
 
 
-@contextmanager
-def dagster_dev_server(tmp_path: Path, params: dict | None = None) -> Iterator[Server]:
-    """A running `dagster dev` on a project copy (`params` merged into its params.yaml); stopped
-    (its process group, then any process still working in the copy) after."""
+def project_with_location(tmp_path: Path, params: dict | None = None,
+                          extra: tuple[str, ...] = ()) -> Path:
+    """The project copy (tests/dvc_project.py, `params` merged) with the code location
+    (orchestration/, workspace.yaml) and the files `extra` names, committed."""
     repo = make_project(tmp_path, params)
-    for rel in ("orchestration", "workspace.yaml"):
+    for rel in ("orchestration", "workspace.yaml", *extra):
         src = ROOT / rel
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
             shutil.copytree(src, repo / rel, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, repo / rel)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "code location")
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    # The deployment's instance config (queued runs, one `gpu` pool slot), as docs/deploy.md ships it.
-    deployment = (ROOT / "deploy" / "dagster.yaml").read_text()
-    (home / "dagster.yaml").write_text(deployment + "\ntelemetry:\n  enabled: false\nnux:\n  enabled: false\n")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(repo), "TORCH_HOME": str(tmp_path / "torch"),
-           "DVC_NO_ANALYTICS": "1"}
+    return repo
+
+
+def instance_home(home: Path, storage: bool) -> Path:
+    """`home` made a DAGSTER_HOME holding the deployment's instance config (queued runs, the pools),
+    as docs/deploy.md ships it; without its `storage` section (SQLite in `home`) unless `storage`."""
+    home.mkdir(parents=True, exist_ok=True)
+    deployment = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+    if not storage:
+        deployment.pop("storage")
+    deployment.update(telemetry={"enabled": False}, nux={"enabled": False})
+    (home / "dagster.yaml").write_text(yaml.safe_dump(deployment, sort_keys=False))
+    return home
+
+
+def project_env(repo: Path, home: Path) -> dict[str, str]:
+    """The environment of Dagster's processes on the copy: its DAGSTER_HOME, its code first on the path."""
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(repo),
+           "TORCH_HOME": str(repo.parent / "torch"), "DVC_NO_ANALYTICS": "1"}
     env.pop(ENV_VAR, None)
+    return env
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGINT to the process group of `proc` (what Ctrl-C sends: Dagster shuts its children down),
+    SIGKILL after `timeout` s; then SIGKILL to whatever of the group is left."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    try:  # run workers and code servers of the group
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def kill_processes_in(repo: Path) -> None:
+    """SIGKILL every process still working in the copy. DVC runs in a session of its own
+    (orchestration/dvc_resource.py): a run still going when the server stopped may leave it behind."""
+    for pid in processes_in(repo):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@contextmanager
+def dagster_dev_server(tmp_path: Path, params: dict | None = None) -> Iterator[Server]:
+    """A running `dagster dev` on a project copy (`params` merged into its params.yaml); stopped
+    (its process group, then any process still working in the copy) after."""
+    repo = project_with_location(tmp_path, params)
+    home = instance_home(tmp_path / "dagster_home", storage=False)
+    env = project_env(repo, home)
     port, log = free_port(), tmp_path / "dagster_dev.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(repo / ".venv" / "bin" / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port),
@@ -162,24 +214,8 @@ def dagster_dev_server(tmp_path: Path, params: dict | None = None) -> Iterator[S
     try:
         yield Server(port, repo, home, proc, log)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: dagster dev shuts its children down
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
-        try:  # run workers and code servers of the group, should any outlive dagster dev
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        # DVC runs in a session of its own (orchestration/dvc_resource.py): a run still going when
-        # the server stopped may leave it behind.
-        for pid in processes_in(repo):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_group(proc)
+        kill_processes_in(repo)
 
 
 def keep_screenshot(png: Path) -> None:
