@@ -88,7 +88,7 @@ def test_killed_run_resumes_only_under_the_same_code(tmp_path):
     repo = make_project(tmp_path)
     work = repo / "runs/train"
     total = 40  # 8 steps per epoch: a few seconds, long enough to be killed at step 4
-    set_params(repo, {"train": {"max_steps": total, "checkpoint_every": 2, "epochs": 3, "epochs_decay": 3}})
+    set_params(repo, {"train": {"max_steps": total, "epochs": 3, "epochs_decay": 3}, "watch": {"checkpoint_every": 2}})
 
     def kill_at(step):
         proc = _start(repo, "repro", "train")

@@ -140,9 +140,9 @@ def plan_training(cfg: Config, data_dir: str | Path, out_dir: str | Path, *, dev
 
 def _watching(cfg: Config, steps_per_epoch: int) -> str:
     """One line: previews, TensorBoard, evaluation during training, which checkpoint is published."""
-    t = cfg.train
-    parts = [f"previews every {t.preview_every} steps" if t.preview_every else "no previews",
-             "TensorBoard" if t.tensorboard else "no TensorBoard"]
+    t, w = cfg.train, cfg.watch
+    parts = [f"previews every {w.preview_every} steps" if w.preview_every else "no previews",
+             "TensorBoard" if w.tensorboard else "no TensorBoard"]
     if t.eval_every:
         parts.append(f"evaluation every {t.eval_every} epochs ({t.eval_every * steps_per_epoch} steps) on "
                      f"{t.eval_images} test images per direction, best by {SELECTABLE[t.select_by]} {t.select_by}")
