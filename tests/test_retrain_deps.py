@@ -3,8 +3,10 @@ real `dvc status` in a project copy, without training: dvc.lock is written by `d
 placeholder outputs, so the test takes seconds. Edits that only draw, log or report (a comment in
 the gallery, chart, report and preview code; every watch key) leave train unchanged; edits that
 can change the weights (a loss, the generator, the data augmentation, train.lambda_cyc,
-model.ngf, a seed) mark it changed. The Dagster code versions (spagan.lineage.stage_version,
-what orchestration/provenance.py gives each asset) agree with DVC on every edit."""
+model.ngf, a seed) mark it changed. The scoring code of evaluation during training retrains only
+when it picks the published checkpoint (train.publish: best), through the select stage's gate.
+The Dagster code versions (spagan.lineage.stage_version, what orchestration/provenance.py gives
+each asset) agree with DVC on every edit."""
 
 import json
 from pathlib import Path
@@ -23,12 +25,19 @@ WATCH_EDITS = {"watch": {"preview_every": 500, "preview_images": 2, "preview_kee
 WEIGHT_CODE = ("spagan/training/losses.py", "spagan/models/generator.py", "spagan/training/dataset.py")
 
 
+SCORING = "spagan/evaluation/training_eval.py"  # scores evaluation during training (a select stage dep)
+
+
 def _commit_placeholders(repo: Path) -> None:
-    """dvc.lock as if every stage had run on the files as they are: placeholder outputs, `dvc commit`."""
+    """dvc.lock as if every stage had run on the files as they are: the selection gate really
+    written (milliseconds), placeholders for every other output, `dvc commit`."""
+    dvc(repo, "repro", "select")
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     for entry in stages.values():
         for out in [*(entry.get("outs") or []), *(entry.get("metrics") or [])]:
             path = repo / (next(iter(out)) if isinstance(out, dict) else out)
+            if path.exists():
+                continue
             if path.suffix:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text("{}\n")
@@ -69,17 +78,20 @@ def test_train_reruns_exactly_when_the_weights_can_change(tmp_path):
     assert all(_up_to_date(repo, s) for s in ("prepare", "train", "evaluate"))
     params = (repo / "params.yaml").read_text()
 
-    # Cosmetic code and every watch key: train unchanged (for DVC and for Dagster); the gallery
-    # comment re-runs evaluate.
-    originals = {rel: _append(repo, rel, "\n# a cosmetic comment\n") for rel in COSMETIC_CODE}
+    # Cosmetic code, every watch key and (train.publish: last) the scoring code: train unchanged,
+    # for DVC and for Dagster; the gallery comment re-runs evaluate, the scoring code the gate.
+    originals = {rel: _append(repo, rel, "\n# a cosmetic comment\n") for rel in (*COSMETIC_CODE, SCORING)}
     set_params(repo, WATCH_EDITS)
     status = _status(repo)
-    assert "train" not in status, status
+    assert "train" not in status and SCORING in _changed_deps(status, "select"), status
     assert "spagan/evaluation" in _changed_deps(status, "evaluate"), status
     assert _up_to_date(repo, "train") and not _up_to_date(repo, "evaluate")
+    dvc(repo, "repro", "select")  # the gate re-written: the same bytes, so still nothing to retrain
+    assert "train" not in _status(repo) and _up_to_date(repo, "train")
     for rel, text in originals.items():
         (repo / rel).write_text(text)
     (repo / "params.yaml").write_text(params)
+    dvc(repo, "repro", "select")
     assert _status(repo) == {}
 
     # Weight code (each file named) and model.ngf: train changed, for both.
@@ -101,3 +113,24 @@ def test_train_reruns_exactly_when_the_weights_can_change(tmp_path):
         assert not _up_to_date(repo, "train"), edit
         (repo / "params.yaml").write_text(params)
     assert _status(repo) == {} and _up_to_date(repo, "train")
+
+
+def test_with_publish_best_the_scoring_code_retrains(tmp_path):
+    repo = make_project(tmp_path, {"train": {"publish": "best", "eval_every": 1}})
+    _commit_placeholders(repo)
+    assert _status(repo) == {} and _up_to_date(repo, "train")
+
+    # An edit to the code that picks the published checkpoint: Dagster shows the model stale at
+    # once; DVC re-writes the gate first, then sees training changed.
+    _append(repo, SCORING, "\n# scores differently\n")
+    assert not _up_to_date(repo, "train")
+    dvc(repo, "repro", "select")
+    changed = _changed_deps(_status(repo), "train")
+    assert "runs/selection_gate.json" in changed, changed
+    assert not _up_to_date(repo, "train")
+
+    # So does an eval setting it scores with (with publish: last it would re-run evaluate only).
+    dvc(repo, "commit", "--force")
+    assert _up_to_date(repo, "train")
+    set_params(repo, {"eval": {"kid_subsets": 3}})
+    assert not _up_to_date(repo, "train")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from spagan.lineage.gate import GATE_FILE, GATE_STAGE
 from spagan.lineage.stamp import WATCH_CODE
 from tests.dvc_project import ROOT
 from tests.own_source_project import IMPORT_LOG
@@ -62,13 +63,15 @@ def test_watch_code_is_no_dep_and_changes_no_weights():
 def test_every_module_a_stage_imports_is_one_of_its_deps(own_source_repo):
     out = (own_source_repo.parent / IMPORT_LOG).read_text()
     imported = modules_by_stage(out)
-    assert set(imported) == {"prepare", "train", "evaluate"}, out[-3000:]
+    assert set(imported) == {"prepare", "select", "train", "evaluate"}, out[-3000:]
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     missing = {}
     for stage, modules in imported.items():
         assert "spagan.cli" in modules, f"{stage}: no import log"  # the log really was read
         deps = [*stages[stage]["deps"], *WATCH_CODE.get(stage, ())]
+        if GATE_FILE in deps:  # the scoring code is a dep of training through the selection gate
+            deps += stages[GATE_STAGE]["deps"]
         missing[stage] = sorted(f for f in map(module_file, modules) if not covered(f, deps))
-    assert missing == {"prepare": [], "train": [], "evaluate": []}, \
+    assert missing == {"prepare": [], "select": [], "train": [], "evaluate": []}, \
         f"modules run but neither in dvc.yaml deps nor WATCH_CODE: {missing}"
     assert "spagan.training.previews" in imported["train"]  # the watch code really is run (so really declared)
