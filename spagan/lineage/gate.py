@@ -3,7 +3,7 @@
 With ``train.publish: best`` the evaluation during training picks the checkpoint that is
 published, so its scoring code and the ``eval`` settings it scores with can change the published
 weights; with ``publish: last`` they only draw the evaluation curve. DVC has no conditional
-dependencies, so the DVC ``select`` stage (deps: the scoring code; params: train, eval) writes
+dependencies, so the DVC ``select`` stage (deps: the scoring code; params: train.publish, eval) writes
 this file and the ``train`` stage depends on it:
 
     publish: last   {"publish": "last"}: the same bytes whatever the scoring code, so an edit to

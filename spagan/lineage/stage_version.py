@@ -48,9 +48,16 @@ def stage_code_deps(repo: str | Path, stage: str) -> list[str]:
 
 
 def _params_sections(repo: Path, sections: list[str]) -> dict[str, Any]:
+    """{name: value} of the params a stage lists: a section (`train`) or one key (`train.publish`)."""
     path = repo / "params.yaml"
     params = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    return {s: (params or {}).get(s) for s in sections}
+    found: dict[str, Any] = {}
+    for name in sections:
+        node: Any = params or {}
+        for part in name.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        found[name] = node
+    return found
 
 
 def _version(code: dict[str, str | None], params: dict[str, Any]) -> str:
