@@ -9,11 +9,11 @@ ndf 64, 256 px, image pools of 50 full):
 - one log event: the JSON line train() appends (write + flush) and the TensorBoard scalars of
   spagan.training.board.Board.add_step. Both take python floats: the step already fetched its
   losses in its one device-to-host transfer (spagan.training.distributed.step_outcome), which
-  happens every step whatever train.log_every is, so a log line adds no GPU sync.
+  happens every step whatever watch.log_every is, so a log line adds no GPU sync.
 
 Then, for a step time `--step-s` (seconds per training step at that size; on a GPU take it from
-BENCHMARKS.md or a published figure), prints the smallest train.checkpoint_every and
-train.log_every whose amortised cost stays under --budget (default 2%) of a step:
+BENCHMARKS.md or a published figure), prints the smallest watch.checkpoint_every and
+watch.log_every whose amortised cost stays under --budget (default 2%) of a step:
 
     python benchmarks/checkpoint_cost.py --step-s 0.25 --json benchmarks/results/checkpoint_cost.json
 """
@@ -138,8 +138,8 @@ def main() -> None:
         row = {"step_s": step_s, "budget": args.budget, "checkpoint_every": cadence(ckpt_mean, step_s, args.budget),
                "log_every": cadence(log_mean, step_s, args.budget)}
         derived.append(row)
-        print(f"step {step_s:.3f} s, budget {args.budget:.0%}: train.checkpoint_every >= {row['checkpoint_every']}, "
-              f"train.log_every >= {row['log_every']}")
+        print(f"step {step_s:.3f} s, budget {args.budget:.0%}: watch.checkpoint_every >= {row['checkpoint_every']}, "
+              f"watch.log_every >= {row['log_every']}")
     if args.json:
         args.json.write_text(json.dumps({
             "date": time.strftime("%Y-%m-%d"), "args": {k: str(v) if isinstance(v, Path) else v

@@ -8,7 +8,7 @@ every step) on demo data (--data, default data/prepared, else a fresh demo set i
 folder), in its own subprocess; rounds interleave off and on. A step is the time between two
 on_progress calls (data, step, log, checkpoint, watch: everything the loop does).
 
-Previews at the demo's cadence (train.preview_every, 250) would not fire in 60 steps, so the
+Previews at the demo's cadence (watch.preview_every, 250) would not fire in 60 steps, so the
 "on" runs preview every --preview-every steps (default 20) and time RunWatch.step itself:
   overhead = (watch time of a step without a preview + watch time of a preview step
               / the demo's preview_every) / median step time with the watch off.
@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OFF = ["train.preview_every=0", "train.tensorboard=false"]
+OFF = ["watch.preview_every=0", "watch.tensorboard=false"]
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -41,7 +41,7 @@ def worker(args: argparse.Namespace) -> None:
     from spagan.training.loop import train
 
     torch.set_num_threads(args.threads or torch.get_num_threads())
-    watch = ["train.tensorboard=true", f"train.preview_every={args.preview_every}"] if args.on else OFF
+    watch = ["watch.tensorboard=true", f"watch.preview_every={args.preview_every}"] if args.on else OFF
     cfg = load_config(ROOT / "params.yaml", [f"train.max_steps={args.warmup + args.steps}", *watch])
     timings = {"start_s": 0.0, "plain": [], "preview": []}
     start, step = watch_mod.RunWatch.start, watch_mod.RunWatch.step
@@ -95,7 +95,7 @@ def report(runs: dict[str, list[dict]], args: argparse.Namespace) -> dict:
     sys.path.insert(0, str(ROOT))
     from spagan.config import load_config
 
-    demo_every = load_config(ROOT / "params.yaml").train.preview_every
+    demo_every = load_config(ROOT / "params.yaml").watch.preview_every
     off = statistics.median(r["median_step_s"] for r in runs["off"])
     on = statistics.median(r["median_step_s"] for r in runs["on"])
     plain = statistics.median(t for r in runs["on"] for t in r["plain"])

@@ -33,7 +33,7 @@ TINY_OVERRIDES = [
     *PAPER_OVERRIDES,
     "model.ngf=8", "model.ndf=8", "model.n_blocks=1",
     "train.image_size=32", "train.load_size=36", "train.epochs=1", "train.epochs_decay=1",
-    "train.pool_size=2", "train.checkpoint_every=1000",
+    "train.pool_size=2", "watch.checkpoint_every=1000",
     # no evaluation during training (it would hold train.eval_images of the 4 tiny images out of
     # training); tests/test_eval_during_training.py turns it on with its own slice
     "train.eval_every=0",

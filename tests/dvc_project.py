@@ -23,8 +23,8 @@ TINY_PARAMS = {
     "data": {"demo_size": 32, "demo_train_per_domain": 10, "demo_test_per_domain": 5,
              "demo_planted_duplicates": 1, "demo_planted_broken": 1},
     "model": {"ngf": 8, "ndf": 8, "n_blocks": 1},
-    "train": {"image_size": 32, "load_size": 36, "max_steps": 4, "checkpoint_every": 2, "pool_size": 2,
-              "eval_images": 2},
+    "train": {"image_size": 32, "load_size": 36, "max_steps": 4, "pool_size": 2, "eval_images": 2},
+    "watch": {"checkpoint_every": 2},
     "eval": {"kid_subsets": 2, "gallery_size": 2},
 }
 

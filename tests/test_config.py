@@ -74,7 +74,7 @@ REFUSED = [
     (["train.beta1=1.5"], "train.beta1=1.5: must be in [0, 1)"),
     (["train.pool_size=-1"], "train.pool_size=-1: must be >= 0"),
     (["model.n_blocks=-1"], "model.n_blocks=-1: must be >= 0"),
-    (["train.checkpoint_every=0"], "train.checkpoint_every=0: must be >= 1"),
+    (["watch.checkpoint_every=0"], "watch.checkpoint_every=0: must be >= 1"),
     (["eval.kid_subsets=0"], "eval.kid_subsets=0: must be >= 1"),
     (["data.phash_threshold=65"], "data.phash_threshold=65: must be in [0, 64]"),
     (["eval.schedule_cron=not-a-cron"], "eval.schedule_cron=not-a-cron: must be a 5-field cron expression such as "
@@ -152,3 +152,17 @@ def test_save_config_is_atomic_and_round_trips(tmp_path, monkeypatch):
         save_config(cfg, tmp_path / "config.yaml")
     assert config_from_dict(yaml.safe_load((tmp_path / "config.yaml").read_text())) == cfg
     assert [p.name for p in tmp_path.iterdir()] == ["config.yaml"]
+
+
+def test_watch_keys_moved_out_of_train_name_their_new_place():
+    from spagan.config import config_from_stored
+
+    with pytest.raises(ConfigError, match=r"train.preview_every is now watch.preview_every.*retrains nothing"):
+        load_config(ROOT / "params.yaml", ["train.preview_every=500"])
+    # A checkpoint or model file written before the watch: section still loads, its keys moved.
+    stored = load_config(ROOT / "params.yaml").to_dict()
+    old = {**stored, "train": {**stored["train"], "preview_every": 7, "checkpoint_every": 9}}
+    del old["watch"]
+    cfg = config_from_stored(old)
+    assert (cfg.watch.preview_every, cfg.watch.checkpoint_every, cfg.watch.log_every) == (7, 9, 1)
+    assert cfg.train == load_config(ROOT / "params.yaml").train

@@ -15,7 +15,7 @@ from tests.dagster_server import (asset_params, dagster_dev_server, gql, launch,
 from tests.dvc_project import dvc
 
 TOTAL_STEPS = 40  # ~0.5 s a step here on 2 busy cores: the resumed run trains the rest in under a minute
-TRAIN = {"train": {"max_steps": TOTAL_STEPS, "checkpoint_every": 2, "epochs": 3, "epochs_decay": 2}}
+TRAIN = {"train": {"max_steps": TOTAL_STEPS, "epochs": 3, "epochs_decay": 2}, "watch": {"checkpoint_every": 2}}
 TERMINATE = """mutation($id: String!) { terminateRun(runId: $id) { __typename
                  ... on TerminateRunFailure { message } ... on PythonError { message } } }"""
 # What DVC and the stage commands look like on a command line (not the Dagster processes).

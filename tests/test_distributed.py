@@ -84,7 +84,7 @@ def test_non_finite_loss_on_one_rank_stops_both_at_once(tiny_data, tmp_path):
     # Rank 1's losses turn NaN at step 3; rank 0's stay finite. Both must stop at that step (a
     # rank left waiting in the next all-reduce would hang until the collective's timeout).
     res = torchrun(29535, str(ROOT / "tests" / "dist_worker.py"), str(tiny_data), str(tmp_path / "run"), "1", "3",
-                   *TINY_OVERRIDES, "train.checkpoint_every=1", timeout=240)
+                   *TINY_OVERRIDES, "watch.checkpoint_every=1", timeout=240)
     assert res.returncode != 0
     out = res.stdout + res.stderr
     assert "step 3: generator loss is nan" in out and "step 3: a loss became non-finite in another process" in out

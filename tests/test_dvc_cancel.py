@@ -141,8 +141,8 @@ def test_interrupt_escalates_sigint_sigterm_sigkill_over_the_process_group(tmp_p
 def test_interrupted_dvc_repro_train_stops_at_a_checkpoint_and_resumes(tmp_path):
     total = 8  # 0.5-2 s a step on 2 busy cores
     repo = make_project(tmp_path)
-    set_params(repo, {"train": {"max_steps": total, "checkpoint_every": 2, "epochs": 2, "epochs_decay": 1}})
-    dvc(repo, "repro", "prepare")
+    set_params(repo, {"train": {"max_steps": total, "epochs": 2, "epochs_decay": 1}, "watch": {"checkpoint_every": 2}})
+    dvc(repo, "repro", "prepare", "select")  # what `--single-item train` depends on
     work = repo / "runs" / "train"
     proc = _driver(repo, {"interrupt_grace_s": 30}, ["repro", "--single-item", "train"])
     try:

@@ -62,8 +62,8 @@ def test_kill_resume_concurrency_and_previous_model_kept(tmp_path):
     # Enough steps that the resumed run is still training when the Dagster resource asks for the
     # lock (tiny steps take ~20 ms on an idle machine: 40 steps finished before it asked).
     total = 400
-    set_params(repo, {"train": {"lambda_fm": 0.5, "max_steps": total, "checkpoint_every": 2,
-                                "epochs": 25, "epochs_decay": 25}})  # 8 steps/epoch: 400 steps
+    set_params(repo, {"train": {"lambda_fm": 0.5, "max_steps": total, "epochs": 25, "epochs_decay": 25},
+                      "watch": {"checkpoint_every": 2}})  # 8 steps/epoch: 400 steps
     first = _start(repo, "repro", "train")
     _wait_for_step(work / "train_log.jsonl", 1, total, first)
 

@@ -36,7 +36,8 @@ def test_every_rerun_of_the_train_stage_retrains(tmp_path):
     model = repo / "models/spagan"
     dvc(repo, "repro", "train")
     first = _consistent(repo)
-    assert first["code"]["digest"] and "spagan/training" in first["code"]["deps"]  # deps by package (dvc.yaml)
+    assert first["code"]["digest"] and "spagan/training/losses.py" in first["code"]["deps"]  # deps by file (dvc.yaml)
+    assert "spagan/training/previews.py" in first["code"]["watch_code"]  # run, recorded, not a dep
 
     # Nothing changed: DVC skips the stage, nothing is rewritten.
     mtime = (model / "lineage.json").stat().st_mtime_ns
@@ -61,7 +62,7 @@ def test_every_rerun_of_the_train_stage_retrains(tmp_path):
     assert "cleared, its run had finished" in out and _steps(repo) == [1, 2, 3, 4]
     changed = _consistent(repo)
     assert changed["model"]["sha256"] != first["model"]["sha256"]
-    assert changed["code"]["deps"]["spagan/training"] != first["code"]["deps"]["spagan/training"]  # the package's md5
+    assert changed["code"]["deps"]["spagan/training/losses.py"] != first["code"]["deps"]["spagan/training/losses.py"]
 
 
 @pytest.mark.slow
@@ -88,7 +89,7 @@ def test_killed_run_resumes_only_under_the_same_code(tmp_path):
     repo = make_project(tmp_path)
     work = repo / "runs/train"
     total = 40  # 8 steps per epoch: a few seconds, long enough to be killed at step 4
-    set_params(repo, {"train": {"max_steps": total, "checkpoint_every": 2, "epochs": 3, "epochs_decay": 3}})
+    set_params(repo, {"train": {"max_steps": total, "epochs": 3, "epochs_decay": 3}, "watch": {"checkpoint_every": 2}})
 
     def kill_at(step):
         proc = _start(repo, "repro", "train")

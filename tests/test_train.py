@@ -69,7 +69,7 @@ def test_resume_with_other_config_is_refused_or_restarted(tiny_data, tmp_path):
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tiny_data, tmp_path):
     # An absurd learning rate makes step 1's update overflow the next forward pass: a real divergence.
-    cfg = cfg_with("train.checkpoint_every=1", "train.lr=1e30")
+    cfg = cfg_with("watch.checkpoint_every=1", "train.lr=1e30")
     with pytest.raises(NonFiniteLoss, match=r"step 2: generator loss is (nan|inf).*last good checkpoint"):
         train(cfg, tiny_data, tmp_path / "run")
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")

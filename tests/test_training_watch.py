@@ -25,7 +25,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 train = functools.partial(_train, device="cpu")  # bit-for-bit comparisons: CPU only (see test_train.py)
 TILE = 32  # TINY_OVERRIDES' train.image_size
-WATCH_OFF = ["train.preview_every=0", "train.tensorboard=false"]
+WATCH_OFF = ["watch.preview_every=0", "watch.tensorboard=false"]
 
 
 def cfg_with(*extra):
@@ -50,7 +50,7 @@ def expected_size(rows_per_direction: int) -> tuple[int, int]:
 
 def test_previews_every_n_steps_and_at_the_last_with_the_gallery_layout(tiny_data, tmp_path):
     run = tmp_path / "run"
-    train(cfg_with("train.max_steps=5", "train.preview_every=2", "train.preview_images=3"), tiny_data, run)
+    train(cfg_with("train.max_steps=5", "watch.preview_every=2", "watch.preview_images=3"), tiny_data, run)
     assert preview_steps(run) == [2, 4, 5]
     assert (run / PREVIEW_DIR / "step_000002.png").is_file()
     # 3 train + 3 test rows per direction
@@ -62,13 +62,13 @@ def test_previews_without_a_test_split_show_the_training_rows(tiny_data, tmp_pat
     for folder in ("testA", "testB"):
         shutil.rmtree(tiny_data / folder)
     run = tmp_path / "run"
-    train(cfg_with("train.max_steps=1", "train.preview_every=1", "train.preview_images=2"), tiny_data, run)
+    train(cfg_with("train.max_steps=1", "watch.preview_every=1", "watch.preview_images=2"), tiny_data, run)
     assert Image.open(run / PREVIEW_DIR / "step_000001.png").size == expected_size(2)
 
 
 def test_keeps_the_first_preview_and_the_last_n(tiny_data, tmp_path):
     run = tmp_path / "run"
-    train(cfg_with("train.max_steps=6", "train.preview_every=1", "train.preview_keep=2", "train.tensorboard=false"),
+    train(cfg_with("train.max_steps=6", "watch.preview_every=1", "watch.preview_keep=2", "watch.tensorboard=false"),
           tiny_data, run)
     assert preview_steps(run) == [1, 5, 6]
 
@@ -76,7 +76,7 @@ def test_keeps_the_first_preview_and_the_last_n(tiny_data, tmp_path):
 @pytest.mark.parametrize("model", [[], ["model.attention=false", "train.lambda_fm=0"]], ids=["spagan", "cyclegan"])
 def test_weights_are_bit_identical_with_the_watch_on_and_off(tiny_data, tmp_path, model):
     # Every step previewed and logged: any RNG draw, mode change or state write would show.
-    on = train(cfg_with(*model, "train.max_steps=4", "train.preview_every=1", "train.tensorboard=true"),
+    on = train(cfg_with(*model, "train.max_steps=4", "watch.preview_every=1", "watch.tensorboard=true"),
                tiny_data, tmp_path / "on")
     off = train(cfg_with(*model, "train.max_steps=4", *WATCH_OFF), tiny_data, tmp_path / "off")
     digest = {name: json.loads((tmp_path / name / "metrics.json").read_text())["weights_digest_per_rank"]
@@ -109,7 +109,7 @@ def test_preview_translation_is_the_translators(tiny_data, model):
 
 def test_event_files_hold_losses_lr_speed_previews_and_attention(tiny_data, tmp_path):
     run = tmp_path / "run"
-    train(cfg_with("train.max_steps=5", "train.log_every=2", "train.preview_every=2"), tiny_data, run)
+    train(cfg_with("train.max_steps=5", "watch.log_every=2", "watch.preview_every=2"), tiny_data, run)
     acc = events(run)
     scalars = {f"loss/{name}" for name in LOSS_NAMES} | {"train/lr", "train/images_per_s"}
     assert set(acc.Tags()["scalars"]) == scalars
@@ -135,7 +135,7 @@ def test_board_adds_scalars_of_other_tags(tmp_path):
 
 def test_resume_keeps_earlier_previews_and_continues_the_event_log(tiny_data, tmp_path):
     run = tmp_path / "run"
-    cfg = functools.partial(cfg_with, "train.checkpoint_every=2", "train.preview_every=3")
+    cfg = functools.partial(cfg_with, "watch.checkpoint_every=2", "watch.preview_every=3")
 
     def crash_at_4(info):
         if info["step"] == 4:
@@ -157,15 +157,15 @@ def test_resume_keeps_earlier_previews_and_continues_the_event_log(tiny_data, tm
     assert [e.step for e in acc.Images("preview")] == [3, 6]
 
     # Watch settings may change between resumes (they are not part of what is trained)
-    train(cfg("train.max_steps=8", "train.preview_every=4"), tiny_data, run, resume=True)
+    train(cfg("train.max_steps=8", "watch.preview_every=4"), tiny_data, run, resume=True)
     assert preview_steps(run) == [3, 6, 8]
     assert [e.step for e in events(run).Scalars("loss/G")] == list(range(1, 9))
 
 
 def test_a_fresh_run_in_an_old_folder_starts_a_new_watch(tiny_data, tmp_path):
     run = tmp_path / "run"
-    train(cfg_with("train.max_steps=3", "train.preview_every=1"), tiny_data, run)
-    train(cfg_with("train.max_steps=2", "train.preview_every=2"), tiny_data, run)
+    train(cfg_with("train.max_steps=3", "watch.preview_every=1"), tiny_data, run)
+    train(cfg_with("train.max_steps=2", "watch.preview_every=2"), tiny_data, run)
     assert preview_steps(run) == [2]
     assert [e.step for e in events(run).Scalars("loss/G")] == [1, 2]
 
@@ -177,7 +177,7 @@ def test_a_missing_tensorboard_is_a_warning_not_a_failed_run(tiny_data, tmp_path
         raise ImportError("No module named 'tensorboard'")
 
     monkeypatch.setattr(watch, "Board", no_tensorboard)
-    result = train(cfg_with("train.max_steps=2", "train.preview_every=1"), tiny_data, tmp_path / "run")
+    result = train(cfg_with("train.max_steps=2", "watch.preview_every=1"), tiny_data, tmp_path / "run")
     assert result.finished and result.steps == 2
     assert "TensorBoard cannot be imported" in caplog.text
     assert preview_steps(tmp_path / "run") == [1, 2]

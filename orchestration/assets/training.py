@@ -25,6 +25,7 @@ from orchestration.provenance import Recorded, definition_code_version
 from spagan.config import load_config
 from spagan.config.geometry import patch_geometry
 from spagan.core.errors import SpaganError
+from spagan.lineage.gate import GATE_STAGE
 from spagan.lineage.record import locked_model_lineage
 from spagan.lineage.stage_version import locked_code_version
 
@@ -80,7 +81,9 @@ def trained_model(context: dg.AssetExecutionContext, dvc: DvcCli) -> dg.Material
     dvc.check_params()  # a bad params.yaml fails the step with its message, before anything runs
     select_by = load_config(dvc.root() / "params.yaml").train.select_by
     observer = TrainingObserver(context, MODEL, dvc.root(), select_by)
-    # up to date: DVC skips it, and the facts below still hold
+    # The selection gate first (milliseconds; it decides whether the scoring code is a dep of
+    # training, spagan/lineage/gate.py), then training; an up-to-date stage is skipped by DVC.
+    dvc.repro(GATE_STAGE, context.log)
     dvc.repro(TRAIN_STAGE, context.log, on_tick=observer)
     try:
         recorded = model_materialization(dvc.root())

@@ -6,6 +6,8 @@
                                              started under the stage's current deps and params
     spagan lineage publish --work W --model D --data P --manifest M
                                              copy the finished run W into D with lineage.json
+    spagan lineage gate --out runs/selection_gate.json
+                                             what decides the published checkpoint (spagan.lineage.gate)
 """
 
 import argparse
@@ -44,6 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     pub.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="the same overrides the training used (repeatable)")
     pub.set_defaults(func=run_publish)
+
+    gate = steps.add_parser("gate", help="write the selection gate the train stage depends on: the scoring code "
+                            "and eval settings when train.publish is best, only the choice when it is last")
+    gate.add_argument("--out", required=True, help="the gate file (dvc.yaml: runs/selection_gate.json)")
+    gate.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    gate.set_defaults(func=run_gate)
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -85,4 +93,13 @@ def run_publish(args: argparse.Namespace) -> int:
     lineage = publish_run(cfg, args.work, args.model, data_dir=args.data, manifest=args.manifest)
     print(f"published {args.model}")
     print(lineage_summary(lineage))
+    return 0
+
+
+def run_gate(args: argparse.Namespace) -> int:
+    from spagan.lineage.gate import write_gate
+
+    record = write_gate(Path(args.params).parent, load_config(args.params), args.out)
+    what = "the scoring code and eval settings" if record["publish"] == "best" else "nothing that retrains"
+    print(f"{args.out}: train.publish={record['publish']}: {what}")
     return 0

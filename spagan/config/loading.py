@@ -19,7 +19,7 @@ import yaml
 
 from spagan.config.geometry import resolve_n_layers_d
 from spagan.config.rules import problems, show
-from spagan.config.schema import Config
+from spagan.config.schema import Config, WatchConfig
 from spagan.core.errors import SpaganError
 from spagan.core.fileio import atomic_write_text
 
@@ -92,6 +92,11 @@ def _build(cls: type, raw: Mapping[str, Any], prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - names)
+    moved = [k for k in unknown if prefix == "train." and k in _WATCH_KEYS]
+    if moved:
+        raise ConfigError(f"train.{moved[0]} is now watch.{moved[0]}: keys that only watch a run (logging, previews, "
+                          "TensorBoard, checkpoint cadence) live in the watch: section, which the DVC train stage "
+                          "does not read, so changing them retrains nothing (docs/dvc.md)", key=f"train.{moved[0]}")
     if unknown:
         raise ConfigError(
             f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(prefix + str(k) for k in unknown)} "
@@ -147,6 +152,24 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
+
+
+_WATCH_KEYS = frozenset(f.name for f in dataclasses.fields(WatchConfig))
+
+
+def config_from_stored(raw: Mapping[str, Any]) -> Config:
+    """A Config from the config a checkpoint or model file stored. Files written before the
+    `watch:` section existed hold its keys in `train`; they are moved, so older runs still resume
+    and older models still load."""
+    raw = {k: dict(v) if isinstance(v, Mapping) else v for k, v in dict(raw or {}).items()}
+    train = raw.get("train")
+    if isinstance(train, dict):
+        watch = dict(raw.get("watch") or {})
+        for key in _WATCH_KEYS & set(train):
+            watch.setdefault(key, train.pop(key))
+        if watch:
+            raw["watch"] = watch
+    return config_from_dict(raw)
 
 
 def config_from_dict(raw: Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any] | None = None) -> Config:

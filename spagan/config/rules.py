@@ -170,8 +170,6 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "train.fm_pairing": (),
     "train.identity_input": (),
     "train.pool_size": (AT_LEAST_0,),  # 0: no pool, D sees the newest fakes
-    "train.checkpoint_every": (AT_LEAST_1,),
-    "train.log_every": (AT_LEAST_1,),
     "train.num_workers": (count_or_auto,),
     "train.amp": (),
     "train.channels_last": (),
@@ -182,10 +180,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "train.eval_split": (),  # holdout | train (the type check)
     "train.select_by": (selectable,),
     "train.publish": (),
-    "train.preview_every": (AT_LEAST_0,),  # 0: no previews
-    "train.preview_images": (AT_LEAST_1,),  # per direction and split
-    "train.preview_keep": (AT_LEAST_0,),  # 0: keep every preview
-    "train.tensorboard": (),  # a bool (the type check)
+    "watch.checkpoint_every": (AT_LEAST_1,),
+    "watch.log_every": (AT_LEAST_1,),
+    "watch.preview_every": (AT_LEAST_0,),  # 0: no previews
+    "watch.preview_images": (AT_LEAST_1,),  # per direction and split
+    "watch.preview_keep": (AT_LEAST_0,),  # 0: keep every preview
+    "watch.tensorboard": (),  # a bool (the type check)
     "eval.seed": (SEED,),
     "eval.inception_weights": (inception_choice,),
     "eval.weights_dir": (),  # "" = torch hub's cache

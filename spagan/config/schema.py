@@ -1,4 +1,4 @@
-"""The typed shape of params.yaml: one frozen dataclass per section (data, model, train, eval).
+"""The typed shape of params.yaml: one frozen dataclass per section (data, model, train, watch, eval).
 
 The field defaults are the paper's settings (CycleGAN's backbone at 256 px); params.yaml holds
 the demo's. Keys, types and defaults live here only; their allowed values are in
@@ -66,8 +66,6 @@ class TrainConfig:
     fm_pairing: Literal["identity", "attended"] = "identity"
     identity_input: Literal["attended", "raw"] = "attended"
     pool_size: int = 50
-    checkpoint_every: int = 1000
-    log_every: int = 1
     num_workers: int | Literal["auto"] = "auto"
     amp: Literal["auto", "on", "off"] = "auto"
     channels_last: Literal["auto", "on", "off"] = "auto"
@@ -79,6 +77,16 @@ class TrainConfig:
     eval_split: Literal["holdout", "train"] = "holdout"  # holdout: the last eval_images, untrained on; train: first
     select_by: str = "object_translation"  # picks best.pt (mean of both directions; better: rules.SELECTABLE)
     publish: Literal["last", "best"] = "last"  # the checkpoint `lineage publish` publishes
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """How a training run is watched and kept: none of these can change the weights it trains, so
+    the DVC train stage does not read this section (a change to it retrains nothing) and a run
+    resumes under any of its values."""
+
+    checkpoint_every: int = 1000
+    log_every: int = 1
     preview_every: int = 1000
     preview_images: int = 4
     preview_keep: int = 10
@@ -109,6 +117,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ real evaluation would start; a real one makes the same check first. Read-only.
 from dataclasses import dataclass
 from pathlib import Path
 
-from spagan.config import ConfigError, config_from_dict
+from spagan.config import ConfigError, config_from_stored
 from spagan.core.device import pick_device
 from spagan.core.errors import SpaganError
 from spagan.core.imageio import list_images
@@ -47,7 +47,7 @@ def plan_evaluation(checkpoint: str | Path, data_dir: str | Path, out_dir: str |
     path = model_file(checkpoint)  # the file a folder names: model.safetensors or checkpoint.pt
     state = load_model_state(path)  # missing or unreadable: one line naming the file
     try:
-        cfg = config_from_dict(state["config"])
+        cfg = config_from_stored(state["config"])
     except ConfigError as exc:
         raise SpaganError(f"{path}: stored config is invalid: {exc}") from None
     if out_dir.exists() and not out_dir.is_dir():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from spagan.config import Config, config_from_dict
+from spagan.config import Config, config_from_stored
 from spagan.core.device import pick_device
 from spagan.core.errors import SpaganError
 from spagan.core.fileio import file_sha256
@@ -43,7 +43,7 @@ class Translator:
         path = model_file(path)
         state = load_model_state(path)
         try:
-            cfg = config_from_dict(state["config"])
+            cfg = config_from_stored(state["config"])
         except SpaganError as exc:
             raise SpaganError(f"{path}: stored config is invalid: {exc}") from None
         return cls(cfg, state["networks"], device, checkpoint_sha256=file_sha256(path), post_hoc_blend=post_hoc_blend)

@@ -14,8 +14,9 @@ folder holds ``lineage.json``:
               converted from (file name, step) and the lineage digest that file's header also
               holds (see lineage_digest)
     code      the md5 of every code file the stage depends on when training started (from the
-              work folder's stamp, see spagan.lineage.stamp) and their digest; the git commit (and
-              whether the work tree had uncommitted changes)
+              work folder's stamp, see spagan.lineage.stamp) and their digest; the md5 of the
+              files it also ran that only draw, log or report (watch_code: not deps, not in the
+              digest); the git commit (and whether the work tree had uncommitted changes)
     runtime   device, python / torch / torchvision / numpy versions, host, time
 
 The resumable training state (checkpoint.pt: optimisers, pools, RNG) stays in the work folder.
@@ -134,7 +135,11 @@ def code_facts(stamp: dict[str, Any] | None, data: dict[str, Any], repo: str | P
     if stamp is not None:
         data_paths = {data["manifest"], data["prepared"]}
         deps = {p: md5 for p, md5 in stamp["deps"].items() if p not in data_paths}
-    return {"deps": deps, "digest": None if deps is None else json_digest(deps), **git_state(repo)}
+    # The files the run also ran that cannot change its weights (spagan.lineage.stamp.WATCH_CODE):
+    # recorded, not part of the digest, so the pictures of a run name the code that drew them.
+    watch_code = None if stamp is None else stamp.get("watch_code")
+    return {"deps": deps, "digest": None if deps is None else json_digest(deps), "watch_code": watch_code,
+            **git_state(repo)}
 
 
 def lineage_digest(data: dict[str, Any], params_digest: str, code_digest: str | None) -> str:

@@ -12,7 +12,9 @@ The two are equal when, and only when, DVC sees no change in the stage's code or
 stage's *code* deps are its deps that no stage outputs and that are not the raw source
 (data/raw): data deps are versioned by the stages that make them, and the raw source has its
 own version (raw_source_version / locked_raw_source_version: the md5 DVC records for data/raw
-and the data.source it names).
+and the data.source it names). The one output of a stage that counts as code is the selection
+gate (spagan.lineage.gate), which the train stage depends on: its version is the md5 the gate file
+would have if the select stage ran now, so the model is stale exactly when DVC would retrain.
 """
 
 from pathlib import Path
@@ -20,10 +22,12 @@ from typing import Any
 
 import yaml
 
+from spagan.config import load_config
 from spagan.core.errors import SpaganError
 from spagan.core.fileio import json_digest
 from spagan.core.md5 import path_md5
 from spagan.lineage.dvcfiles import RAW_DIR, read_stage_lock, stage_definition
+from spagan.lineage.gate import GATE_FILE, gate_md5
 
 
 def _stage_outs(repo: Path) -> set[str]:
@@ -44,9 +48,16 @@ def stage_code_deps(repo: str | Path, stage: str) -> list[str]:
 
 
 def _params_sections(repo: Path, sections: list[str]) -> dict[str, Any]:
+    """{name: value} of the params a stage lists: a section (`train`) or one key (`train.publish`)."""
     path = repo / "params.yaml"
     params = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    return {s: (params or {}).get(s) for s in sections}
+    found: dict[str, Any] = {}
+    for name in sections:
+        node: Any = params or {}
+        for part in name.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        found[name] = node
+    return found
 
 
 def _version(code: dict[str, str | None], params: dict[str, Any]) -> str:
@@ -58,6 +69,8 @@ def stage_code_version(repo: str | Path, stage: str) -> str:
     it reads, as they are on disk now. SpaganError when dvc.yaml or a dep is missing."""
     repo = Path(repo)
     code = {d: path_md5(repo / d) for d in stage_code_deps(repo, stage)}
+    if GATE_FILE in stage_definition(repo, stage)["deps"]:  # what the select stage would write now
+        code[GATE_FILE] = gate_md5(repo, load_config(repo / "params.yaml"))
     return _version(code, _params_sections(repo, stage_definition(repo, stage)["params"]))
 
 
@@ -67,6 +80,8 @@ def locked_code_version(repo: str | Path, stage: str) -> str:
     repo = Path(repo)
     lock = read_stage_lock(repo / "dvc.lock", stage)
     code = {d: lock["deps"].get(d) for d in stage_code_deps(repo, stage)}
+    if GATE_FILE in stage_definition(repo, stage)["deps"]:
+        code[GATE_FILE] = lock["deps"].get(GATE_FILE)
     sections = stage_definition(repo, stage)["params"]
     return _version(code, {s: lock["params"].get(s) for s in sections})
 

@@ -18,18 +18,41 @@ from typing import Any
 
 from spagan.config import Config
 from spagan.core.fileio import atomic_write_bytes
+from spagan.core.md5 import path_md5
 from spagan.lineage.dvcfiles import stage_definition, stage_dep_md5s
 
 log = logging.getLogger(__name__)
 
 STAMP_NAME = "stage_stamp.json"  # in the work folder
 
+# Modules a stage's commands run that cannot change what the stage makes (for `train`: the
+# published weights), because they only draw, log or report. They are not DVC deps (an edit to
+# them re-runs nothing) and not compared on resume, but their md5 is stamped under "watch_code",
+# so lineage.json still records every file the run ran (the curves and previews of a run are the
+# record of the run as it ran). tests/test_stage_deps.py checks that every module a stage imports
+# is a dep or listed here, and that nothing listed here is a dep.
+WATCH_CODE: dict[str, tuple[str, ...]] = {
+    "train": (
+        "spagan/core/chart.py",            # colours and axes of the curves picture
+        "spagan/core/grid.py",             # tiles images into the preview grids
+        "spagan/training/board.py",        # TensorBoard events
+        "spagan/training/previews.py",     # preview grids (eval mode, no_grad, RNG forked)
+        "spagan/training/watch.py",        # when to preview and log (tests/test_training_watch.py: same weights)
+        "spagan/lineage/curves.py",        # the curves picture, the newest preview's file name
+        "spagan/evaluation/gallery.py",    # the evaluate stage's gallery (imported, never run, by training's scoring)
+        "spagan/evaluation/report.py",     # the evaluate stage's report names (metrics.json's file name)
+    ),
+}
+
 
 def stage_stamp(repo: str | Path, stage: str, cfg: Config) -> dict[str, Any]:
-    """{"stage", "deps": {path: md5}, "params": {section: digest}} of `stage` as it stands now."""
+    """{"stage", "deps": {path: md5}, "params": {section: digest}, "watch_code": {path: md5}} of
+    `stage` as it stands now (watch_code: the WATCH_CODE files there are, for the record only)."""
+    repo = Path(repo)
     sections = stage_definition(repo, stage)["params"]
+    watch_code = {p: path_md5(repo / p) for p in WATCH_CODE.get(stage, ()) if (repo / p).is_file()}
     return {"stage": stage, "deps": stage_dep_md5s(repo, stage),
-            "params": {s: cfg.digest(s) for s in sections if s in cfg.to_dict()}}
+            "params": {s: cfg.digest(s) for s in sections if s in cfg.to_dict()}, "watch_code": watch_code}
 
 
 def read_stamp(work_dir: str | Path) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """TensorBoard event files of a run: <run folder>/tensorboard/ (`tensorboard --logdir runs/`).
 
-Scalars, at train.log_every as train_log.jsonl has them: `loss/<name>` for each name of
+Scalars, at watch.log_every as train_log.jsonl has them: `loss/<name>` for each name of
 spagan.training.step.LOSS_NAMES, `train/lr`, `train/images_per_s`. Images, at each preview
 step: `preview` (the preview PNG) and `attention/a2b`, `attention/b2a` (the source
 discriminator's maps of the preview rows). Other callers (evaluation while training) add their

@@ -6,8 +6,8 @@
   train_log.jsonl   one JSON line per logged step: losses, learning rate, images/s
   metrics.json      final training metrics (written at the end)
   eval_curve.csv, best.pt, best.json   with an evaluator and train.eval_every > 0 (spagan/training/selection.py)
-  previews/         preview grids step_NNNNNN.png (train.preview_every; spagan/training/previews.py)
-  tensorboard/      TensorBoard events (train.tensorboard; spagan/training/board.py)
+  previews/         preview grids step_NNNNNN.png (watch.preview_every; spagan/training/previews.py)
+  tensorboard/      TensorBoard events (watch.tensorboard; spagan/training/board.py)
 
 The run's state (networks, optimisers, pools, schedule) and its checkpoint format live in
 spagan/training/state.py; this file is the loop around it.
@@ -235,7 +235,7 @@ def _run_steps(run: RunState, loader: DataLoader, ckpt_path: Path, log_path: Pat
             run.step += 1
             info = {"step": run.step, "epoch": epoch, "total_steps": run.total, "lr": lr, **losses,
                     "images_per_s": 2 * t_cfg.batch_size / max(time.perf_counter() - tick, 1e-9)}
-            if run.step % t_cfg.log_every == 0 or run.step == run.total:
+            if run.step % run.cfg.watch.log_every == 0 or run.step == run.total:
                 log_file.write(json.dumps(info) + "\n")
                 log_file.flush()
             if on_progress is not None:
@@ -244,7 +244,7 @@ def _run_steps(run: RunState, loader: DataLoader, ckpt_path: Path, log_path: Pat
             # An evaluation follows its step's checkpoint (see selection.py); a stop asked for
             # skips it, and the resumed run evaluates that step first.
             evaluate = evals is not None and evals.due(run.step) and not stop_asked
-            if run.step % t_cfg.checkpoint_every == 0 or stop_now or evaluate:
+            if run.step % run.cfg.watch.checkpoint_every == 0 or stop_now or evaluate:
                 _save(run, ckpt_path, dist_info)
             if evaluate:
                 _evaluate(evals, run, watch)

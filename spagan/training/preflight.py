@@ -154,9 +154,9 @@ def _discriminator(cfg: Config) -> str:
 
 def _watching(cfg: Config, steps_per_epoch: int) -> str:
     """One line: previews, TensorBoard, evaluation during training, which checkpoint is published."""
-    t = cfg.train
-    parts = [f"previews every {t.preview_every} steps" if t.preview_every else "no previews",
-             "TensorBoard" if t.tensorboard else "no TensorBoard"]
+    t, w = cfg.train, cfg.watch
+    parts = [f"previews every {w.preview_every} steps" if w.preview_every else "no previews",
+             "TensorBoard" if w.tensorboard else "no TensorBoard"]
     if t.eval_every:
         on = (f"the last {t.eval_images} training images per domain, held out of training" if t.eval_split == "holdout"
               else f"the first {t.eval_images} training images per domain (trained on)")

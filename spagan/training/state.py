@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import torch
 
-from spagan.config import Config, TrainConfig, config_from_dict
+from spagan.config import Config, TrainConfig, config_from_stored
 from spagan.core.device import configure_backends, memory_format
 from spagan.core.errors import SpaganError
 from spagan.models import Networks, build_networks, compile_networks
@@ -168,7 +168,7 @@ def resume_run(run: RunState, ckpt_path: Path, resume: bool | Literal["auto"]) -
         log.info("no checkpoint in %s: starting fresh", ckpt_path.parent)
         return 0
     state = load_checkpoint(ckpt_path, map_location="cpu")
-    stored, wanted = trained_sections(config_from_dict(state["config"])), trained_sections(run.cfg)
+    stored, wanted = trained_sections(config_from_stored(state["config"])), trained_sections(run.cfg)
     if stored != wanted:
         diff = config_diff(stored, wanted)
         if resume != "auto":
@@ -180,18 +180,17 @@ def resume_run(run: RunState, ckpt_path: Path, resume: bool | Literal["auto"]) -
     return run.step
 
 
-WATCH_KEYS = ("max_steps", "checkpoint_every", "log_every", "num_workers", "preview_every", "preview_images",
-              "preview_keep", "tensorboard", "eval_every", "eval_images", "eval_split", "select_by", "publish")
+# Keys of the train section a run may change between resumes without changing the model: where
+# it stops, the loader's worker count (the data is the same for any count: dataset.py), and
+# evaluation during training (which checkpoint is published is decided at publish time). The
+# whole watch section (logging, previews, TensorBoard, checkpoint cadence) is never compared.
+RESUMABLE_TRAIN_KEYS = ("max_steps", "num_workers", "eval_every", "eval_images", "eval_split", "select_by", "publish")
 
 
 def trained_sections(cfg: Config) -> dict[str, Any]:
-    """The config sections a checkpoint must match to be resumed (data/eval may differ)."""
+    """The config sections a checkpoint must match to be resumed (data/watch/eval may differ)."""
     d = cfg.to_dict()
-    train = dict(d["train"])
-    # Stopping points, bookkeeping and watching (evaluation during training, which checkpoint is
-    # published) may change between resumes without changing the model.
-    for key in WATCH_KEYS:
-        train.pop(key)
+    train = {k: v for k, v in d["train"].items() if k not in RESUMABLE_TRAIN_KEYS}
     # ... except where they change the images trained on: a slice held out for evaluation during
     # training (spagan.training.holdout) is not trained on, so its size is part of the training data.
     t = cfg.train

@@ -22,30 +22,31 @@ log = logging.getLogger(__name__)
 
 
 class RunWatch:
-    """Previews every train.preview_every steps (and at the last), TensorBoard scalars every
-    train.log_every steps (and at the last); either may be off (None)."""
+    """Previews every watch.preview_every steps (and at the last), TensorBoard scalars every
+    watch.log_every steps (and at the last); either may be off (None)."""
 
     def __init__(self, run: RunState, previews: Previews | None, board: Board | None):
         self.run, self.previews, self.board = run, previews, board
-        self.preview_every = run.cfg.train.preview_every if previews is not None else 0
-        self.log_every = run.cfg.train.log_every
+        self.preview_every = run.cfg.watch.preview_every if previews is not None else 0
+        self.log_every = run.cfg.watch.log_every
 
     @classmethod
     def start(cls, run: RunState, data_dir: str | Path, out_dir: Path, resumed_from: int, is_main: bool
               ) -> RunWatch:
         """The run's watch: nothing on other processes; previews' images read here, once."""
-        t_cfg = run.cfg.train
+        w_cfg = run.cfg.watch
         previews = board = None
-        if is_main and t_cfg.preview_every:
-            rows = load_rows(preview_files(data_dir, t_cfg.preview_images), t_cfg.image_size, run.device, run.fmt)
-            previews = Previews(out_dir / PREVIEW_DIR, rows, run.cfg.model, run.device, t_cfg.preview_keep)
+        if is_main and w_cfg.preview_every:
+            rows = load_rows(preview_files(data_dir, w_cfg.preview_images), run.cfg.train.image_size, run.device,
+                             run.fmt)
+            previews = Previews(out_dir / PREVIEW_DIR, rows, run.cfg.model, run.device, w_cfg.preview_keep)
             previews.drop_after(resumed_from)
-        if is_main and t_cfg.tensorboard:
+        if is_main and w_cfg.tensorboard:
             try:
                 board = Board(out_dir / BOARD_DIR, resumed_from)
             except ImportError as exc:  # a declared dependency, but a run is worth more than its charts
-                log.warning("train.tensorboard is on but TensorBoard cannot be imported (%s): no events "
-                            "written; pip install 'tensorboard>=2.14' or set train.tensorboard=false", exc)
+                log.warning("watch.tensorboard is on but TensorBoard cannot be imported (%s): no events "
+                            "written; pip install 'tensorboard>=2.14' or set watch.tensorboard=false", exc)
         return cls(run, previews, board)
 
     def step(self, info: Mapping[str, Any], last: bool) -> None:
