@@ -44,7 +44,7 @@ SETTINGS: dict[str, Any] = {
     "model.n_layers_d": "auto", "train.image_size": 64, "train.load_size": 72,
     "model.ngf": 32, "model.n_blocks": 6, "model.ndf": 64,
     "train.epochs": 5, "train.epochs_decay": 5, "train.max_steps": 0,
-    "train.checkpoint_every": 500, "train.eval_every": 0, "train.tensorboard": False, "train.preview_every": 2000,
+    "watch.checkpoint_every": 500, "train.eval_every": 0, "watch.tensorboard": False, "watch.preview_every": 2000,
 }
 PAPER = {"model.attention": True, "model.attention_features": "post_act", "model.attention_blend": False,
          "model.attention_detach": True, "train.lambda_fm": 1.0, "train.fm_pairing": "identity",
@@ -78,6 +78,27 @@ def with_settings(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
+def prepare(args: argparse.Namespace) -> None:
+    """The study's two data folders under --out, every image kept (data.dedupe: report):
+    h2z/ (horse2zebra's official split) and weizmann/ (horse2zebra train + testB, the Weizmann
+    horses as a masked testA), each through `spagan prepare` (a prepared folder is not redone)."""
+    import subprocess
+
+    from weizmann_source import weizmann_source
+
+    out = Path(args.out)
+    sources = {"h2z": SHARED_DATA / "horse2zebra", "weizmann": out / "weizmann_source"}
+    if not (out / "weizmann_source" / "testA_mask").is_dir():
+        weizmann_source(out / "weizmann_source")
+    for name, source in sources.items():
+        if (out / name / "summary.json").exists():
+            continue
+        cmd = [str(ROOT / ".venv" / "bin" / "spagan"), "prepare", "--source", str(source), "--out", str(out / name),
+               "--params", args.params, "--set", "data.dedupe=report", "--workers", "1"]
+        log.info("preparing %s: %s", name, " ".join(cmd))
+        subprocess.run(cmd, check=True)
+
+
 def train_plan(args: argparse.Namespace) -> None:
     """Train every planned run not finished (an interrupted one resumes), on the prepared data."""
     args.data = str(Path(args.out) / "h2z" / "prepared")
@@ -88,7 +109,7 @@ def train_plan(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("phase", choices=["train"])
+    p.add_argument("phase", choices=["prepare", "train"])
     p.add_argument("--out", required=True, help="study folder (outside the repository)")
     p.add_argument("--params", default=str(ROOT / "params.yaml"))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -97,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", default=[], help="run or variant names to restrict the phase to")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if args.phase == "train":
+    if args.phase == "prepare":
+        prepare(args)
+    elif args.phase == "train":
         train_plan(args)
     return 0
 
