@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+from PIL import Image
 
 from spagan.data.masked_source import build_masked_source
 from tests.dagster_server import asset_params, dagster_dev_server, gql, keep_screenshot, launch, wait_for_location
@@ -51,10 +52,17 @@ def test_weizmann_gallery_of_real_horses_in_the_dagster_ui(tmp_path):
 
         if chromium_available():  # as a user sees it: the asset page, "[Show Markdown]" of a2b clicked
             shot = tmp_path / "ui_weizmann_gallery.png"
-            with browser_page(f"http://127.0.0.1:{server.port}/assets/attention_galleries", height=1400) as page:
+            with browser_page(f"http://127.0.0.1:{server.port}/assets/attention_galleries", 1300, 1000) as page:
+                # a high-density screen (2 device pixels per CSS pixel), so the 64 px tiles can be seen
+                page.call("Emulation.setDeviceMetricsOverride", width=1300, height=1000, deviceScaleFactor=2,
+                          mobile=False)
                 page.wait_for(CLICK_SHOW_MARKDOWN.replace("LABEL", "a2b"))
                 page.wait_for("[...document.images].some(i => i.src.startsWith('data:image/png') && "
                               "i.getBoundingClientRect().width > 200)")
                 time.sleep(2.0)  # the dialog fades in
+                bottom = page.evaluate("Math.max(...[...document.querySelectorAll('[role=dialog]')]"
+                                       ".map(d => d.getBoundingClientRect().bottom))")
                 page.screenshot(shot)
+            with Image.open(shot) as im:  # the page down to the dialog's bottom edge
+                im.crop((0, 0, im.width, min(im.height, int(2 * (bottom or im.height / 2)) + 40))).save(shot)
             keep_screenshot(shot)
