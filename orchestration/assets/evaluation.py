@@ -28,6 +28,8 @@ from spagan.config import load_config
 from spagan.core.errors import SpaganError
 from spagan.core.fileio import json_digest
 from spagan.data.preview import markdown_image
+from spagan.evaluation.masked_report import LEGEND as MASKED_LEGEND
+from spagan.evaluation.masked_report import masked_flat, masked_line, masked_rows
 from spagan.evaluation.report import (
     DIRECTIONS,
     METRICS,
@@ -79,6 +81,11 @@ def score_metadata(metrics: dict[str, Any]) -> dict[str, Any]:
     meta["scores"] = table(rows, schema=dg.TableSchema(columns=[
         dg.TableColumn("metric", "string"),
         *(dg.TableColumn(d, "string", description=REFERENCE_LEGEND) for d in DIRECTIONS)]))
+    if masked := masked_rows(metrics):  # a test split with real masks (testA_mask/): its own table
+        meta.update(masked_flat(metrics))
+        meta["real_masks"] = table(pd.DataFrame(masked, columns=["metric", *DIRECTIONS]), schema=dg.TableSchema(
+            columns=[dg.TableColumn("metric", "string"),
+                     *(dg.TableColumn(d, "string", description=MASKED_LEGEND) for d in DIRECTIONS)]))
     return meta
 
 
@@ -92,8 +99,10 @@ def gallery_metadata(metrics: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         path = out_dir / m["gallery"]
         scores = ", ".join(f"{label} {cell(v)}" for key, label, _ in METRICS
                            if key in SCORE_KEYS and (v := metric_value(metrics, d, key)) is not None)
+        masked = masked_line(metrics, d)  # real masks (testA_mask/): attention and change inside vs outside
         text = (f"**{m['source']} -> {m['target']}**: KID x100 {kid_text(m['kid_x100'], reason=True)}; {scores}\n\n"
-                f"columns: input | attention overlay | translation | reconstruction\n\n"
+                + (f"{masked}\n\n" if masked else "")
+                + "columns: input | attention overlay | translation | reconstruction\n\n"
                 + markdown_image(path, f"{d} gallery", GALLERY_SIDE))
         meta[d] = dg.MetadataValue.md(text)
         meta[f"{d}_file"] = dg.MetadataValue.path(str(path))

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from spagan.config import load_config
+from spagan.evaluation.masked_report import LEGEND as MASKED_LEGEND
+from spagan.evaluation.masked_report import masked_rows
 from spagan.evaluation.report import DIRECTIONS, METRICS_NAME, REFERENCE_LEGEND, report_rows
 
 
@@ -31,12 +33,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def summary_table(metrics: dict[str, Any]) -> str:
     """A short plain-text table of the headline numbers per direction."""
-    rows = [("", *DIRECTIONS), *report_rows(metrics),
+    masked = masked_rows(metrics)  # real masks (testA_mask/): attention and change inside vs outside
+    rows = [("", *DIRECTIONS), *report_rows(metrics), *masked,
             ("gallery", *(str(metrics[d]["gallery"] or "-") for d in DIRECTIONS))]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     ckpt, data = metrics["checkpoint"], metrics["data"]
     lines.append(REFERENCE_LEGEND)
+    if masked:
+        lines.append(MASKED_LEGEND)
     lines.append(f"model sha256 {ckpt['sha256'][:16]}  data version {data['data_version'] or 'unknown'}")
     k = metrics["a2b"]["kid_x100"]
     if "mean" not in k:

@@ -34,6 +34,7 @@ from spagan.config import EvalConfig
 from spagan.core.errors import SpaganError
 from spagan.core.imageio import atomic_write_bytes, list_images, load_image_fitted, quantise_8bit
 from spagan.evaluation.gallery import COLUMNS, write_gallery
+from spagan.evaluation.masked_report import BLOCK as MASKED_BLOCK
 from spagan.evaluation.metrics.domain_classifier import DomainClassifier
 from spagan.evaluation.metrics.features import (
     FeatureCache,
@@ -43,6 +44,7 @@ from spagan.evaluation.metrics.features import (
     file_sha256,
     load_inception,
 )
+from spagan.evaluation.metrics.inside_outside import MaskedScores
 from spagan.evaluation.metrics.kid import kid_from_features, kid_sample
 from spagan.evaluation.metrics.localisation import attention_auc, attention_in_mask, nanmean
 from spagan.evaluation.metrics.masks import find_mask, find_pair, load_mask
@@ -135,6 +137,7 @@ class _Tally:
     auc: list[float] = field(default_factory=list)
     fake_features: list[np.ndarray] = field(default_factory=list)
     gallery: list[tuple[torch.Tensor, ...]] = field(default_factory=list)
+    masked: MaskedScores = field(default_factory=MaskedScores)  # attention and change inside/outside the mask
 
 
 def _score_image(tally: _Tally, data_dir: Path, src_name: str, path: Path, real: torch.Tensor,
@@ -147,6 +150,7 @@ def _score_image(tally: _Tally, data_dir: Path, src_name: str, path: Path, real:
     if mask is not None:
         tally.in_mask.append(attention_in_mask(attn[0], mask))
         tally.auc.append(attention_auc(attn[0], mask))
+        tally.masked.add(attn[0], real, fake, mask)
     pair = None if pair_path is None else load_image_fitted(pair_path, max(shape))
     if pair is not None and tuple(pair.shape[-2:]) != shape:
         raise SpaganError(f"{pair_path}: counterpart is {pair.shape[-1]}x{pair.shape[-2]}, its image "
@@ -248,6 +252,8 @@ def direction_scores(name: str, translator: Translator, data_dir: Path, eval_cfg
     result["n_masks"] = len(tally.in_mask)
     result["attention_in_mask"] = nanmean(tally.in_mask)
     result["attention_auc"] = nanmean(tally.auc)
+    if tally.masked.n_images:  # with its reference rows (spagan.evaluation.metrics.inside_outside)
+        result[MASKED_BLOCK] = tally.masked.result()
     target_objects, target_features = targets or _target_objects(data_dir, tgt_name, size,
                                                                   None if files is None else files[tgt_dom])
     result.update(tally.yardstick.result(target_objects, target_features, subsets=eval_cfg.kid_subsets,
