@@ -192,6 +192,10 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "eval.kid_subset_size": (in_range(2),),  # the unbiased MMD^2 needs two samples per set
     "eval.batch_size": (AT_LEAST_1,),
     "eval.gallery_size": (AT_LEAST_0,),  # 0: no gallery
+    "eval.learned_classifier": (),  # a bool (the type check)
+    "eval.learned_classifier_size": (in_range(16),),  # four stride-2 layers: 16 px is one cell
+    "eval.learned_classifier_width": (AT_LEAST_1,),
+    "eval.learned_classifier_epochs": (AT_LEAST_1,),
     "eval.regression_threshold": (AT_LEAST_0,),
     "eval.regression_share_drop": (SHARE,),
     "eval.regression_object_drop": (SHARE,),
