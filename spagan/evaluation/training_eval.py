@@ -29,6 +29,7 @@ from spagan.evaluation.evaluate import (
     Scorers,
     direction_scores,
     domain_classifier,
+    learned_classifier,
     object_classifier,
     target_references,
 )
@@ -54,9 +55,14 @@ class TrainingEvaluator:
                                   f"on testA/ and testB/; set train.eval_every=0 to train without)")
         self.translator = Translator(cfg, build_networks(cfg.model).state_dicts(), device)
         self.limit = cfg.train.eval_images
-        self.scorers = Scorers(domain_classifier(self.data_dir, cfg.eval.seed)[0],
-                               object_classifier(self.data_dir, cfg.eval.seed)[0], *self._kid_parts(cache_dir))
         size = self.translator.image_size
+        learned, learned_targets = None, None
+        if cfg.train.select_by == "learned_domain_probability":  # its CNN is trained (or loaded) only then
+            learned, learned_targets, _ = learned_classifier(
+                self.data_dir, cfg.eval, size, Path(cache_dir) if cache_dir else None)
+        self.scorers = Scorers(domain_classifier(self.data_dir, cfg.eval.seed)[0],
+                               object_classifier(self.data_dir, cfg.eval.seed)[0], *self._kid_parts(cache_dir),
+                               learned, learned_targets)
         self.targets = {d: target_references(self.data_dir, d, size) for d in DIRECTIONS}
         self._warn_if_unscorable()
         log.info("evaluation during training: the first %d test images per direction, every %d epochs "
@@ -68,6 +74,8 @@ class TrainingEvaluator:
         measure = self.cfg.train.select_by
         if measure == "kid_x100" and self.scorers.extractor is None:
             why = "no Inception weights on disk (they are never downloaded during training)"
+        elif measure == "learned_domain_probability" and self.scorers.learned is None:
+            why = "no learned classifier (eval.learned_classifier is false, or no trainA/ and trainB/)"
         elif measure == "object_domain_probability" and self.scorers.object_classifier is None:
             why = f"no object masks in {self.data_dir}/trainA_mask, trainB_mask for the object classifier"
         elif measure in ("object_translation", "object_domain_probability") and not any(
