@@ -42,6 +42,13 @@ def summary_table(metrics: dict[str, Any]) -> str:
     lines.append(REFERENCE_LEGEND)
     if masked:
         lines.append(MASKED_LEGEND)
+    learned = metrics["settings"].get("learned_domain_classifier", {})
+    if "test_sanity" in learned:
+        t, c = learned["test_sanity"], learned["calibration"]
+        lines.append(f"learned classifier (trained on trainA vs trainB only): accuracy {t['accuracy']:.3f} on the "
+                     f"real testA/testB images ({t['n_A']} + {t['n_B']}), calibration error {t['ece']:.3f} there, "
+                     f"{c['ece']:.3f} on its held-out training slice; cache "
+                     f"{'hit' if learned['cache']['hit'] else 'miss'} ({learned['cache']['seconds']} s)")
     lines.append(f"model sha256 {ckpt['sha256'][:16]}  data version {data['data_version'] or 'unknown'}")
     k = metrics["a2b"]["kid_x100"]
     if "mean" not in k:

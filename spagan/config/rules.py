@@ -109,7 +109,9 @@ def cron(value: Any) -> str | None:
 # saturates: on small sets the input unchanged can score 1.0, as the real counterpart does) and
 # the hand-made feature MMD (on the demo the input unchanged scores 132, better than the trained
 # model's 176 / 203, and on a few images it can rank the input above the real counterpart).
-SELECTABLE = {"object_translation": "max", "object_domain_probability": "max", "kid_x100": "min"}
+SELECTABLE = {"object_translation": "max", "object_domain_probability": "max", "kid_x100": "min",
+              # the real-photo yardstick's calibrated P(target) (trained on trainA/trainB; no masks needed)
+              "learned_domain_probability": "max"}
 # What evaluation during training scores (each also the mean over both directions):
 # spagan.evaluation.training_eval computes exactly these, eval_curve.csv has a column for each.
 WATCHED_MEASURES = (*SELECTABLE, "success_share", "offline_mmd_x100", "background_l1", "attention_auc")
@@ -195,6 +197,10 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "eval.kid_subset_size": (in_range(2),),  # the unbiased MMD^2 needs two samples per set
     "eval.batch_size": (AT_LEAST_1,),
     "eval.gallery_size": (AT_LEAST_0,),  # 0: no gallery
+    "eval.learned_classifier": (),  # a bool (the type check)
+    "eval.learned_classifier_size": (in_range(16),),  # four stride-2 layers: 16 px is one cell
+    "eval.learned_classifier_width": (AT_LEAST_1,),
+    "eval.learned_classifier_epochs": (AT_LEAST_1,),
     "eval.regression_threshold": (AT_LEAST_0,),
     "eval.regression_share_drop": (SHARE,),
     "eval.regression_object_drop": (SHARE,),

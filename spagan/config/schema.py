@@ -104,6 +104,10 @@ class EvalConfig:
     kid_subset_size: int = 1000
     batch_size: int = 16
     gallery_size: int = 8
+    learned_classifier: bool = True
+    learned_classifier_size: int = 64
+    learned_classifier_width: int = 16
+    learned_classifier_epochs: int = 8
     regression_threshold: float = 0.5
     regression_share_drop: float = 0.1
     regression_object_drop: float = 0.1

@@ -46,6 +46,13 @@ from spagan.evaluation.metrics.features import (
 )
 from spagan.evaluation.metrics.inside_outside import MaskedScores
 from spagan.evaluation.metrics.kid import kid_from_features, kid_sample
+from spagan.evaluation.metrics.learned_classifier import LABEL as LEARNED_LABEL
+from spagan.evaluation.metrics.learned_classifier import (
+    DomainNetSettings,
+    LearnedDomainClassifier,
+    load_or_train,
+    resize,
+)
 from spagan.evaluation.metrics.localisation import attention_auc, attention_in_mask, nanmean
 from spagan.evaluation.metrics.masks import find_mask, find_pair, load_mask
 from spagan.evaluation.metrics.object_region import ObjectStats, object_stats
@@ -126,6 +133,9 @@ class Scorers:
     extractor: InceptionFeatures | None
     cache: FeatureCache | None
     kid_status: dict[str, str] | None
+    learned: LearnedDomainClassifier | None = None
+    # direction -> the learned classifier's features of its real target test images
+    learned_targets: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -222,7 +232,7 @@ def direction_scores(name: str, translator: Translator, data_dir: Path, eval_cfg
     pick = ({int(i) for i in rng.choice(len(paths), min(eval_cfg.gallery_size, len(paths)), replace=False)}
             if out_dir is not None else set())
 
-    tally = _Tally(Yardstick(target, scorers.object_classifier, scorers.classifier))
+    tally = _Tally(Yardstick(target, scorers.object_classifier, scorers.classifier, scorers.learned))
     for start in range(0, len(paths), bs):
         batch = paths[start : start + bs]
         reals = [load_image_fitted(p, size) for p in batch]
@@ -257,7 +267,12 @@ def direction_scores(name: str, translator: Translator, data_dir: Path, eval_cfg
     target_objects, target_features = targets or _target_objects(data_dir, tgt_name, size,
                                                                   None if files is None else files[tgt_dom])
     result.update(tally.yardstick.result(target_objects, target_features, subsets=eval_cfg.kid_subsets,
-                                         subset_size=eval_cfg.kid_subset_size, seed=eval_cfg.seed))
+                                         subset_size=eval_cfg.kid_subset_size, seed=eval_cfg.seed,
+                                         real_target_learned=(scorers.learned_targets or {}).get(name)))
+    for key, flag in result["do_nothing"].items():
+        if not flag["fails_do_nothing"]:
+            log.warning("%s %s: a do-nothing model passes it (%s): not a quality measure here",
+                        name, key, ", ".join(flag["passing"]))
     result["gallery"] = f"{GALLERY_DIR}/{name}.png" if tally.gallery else None
     result["gallery_files"] = [paths[i].relative_to(src_dir).as_posix() for i in sorted(pick)]
     return result
@@ -291,6 +306,37 @@ def object_classifier(data_dir: Path, seed: int,
                                  "colour)",
                         "trained_on": "trainA vs trainB objects",
                         "holdout_accuracy": nanmean([classifier.holdout_accuracy])}
+
+
+def learned_settings(eval_cfg: EvalConfig) -> DomainNetSettings:
+    """The learned domain classifier's settings from the eval section."""
+    return DomainNetSettings(size=eval_cfg.learned_classifier_size, width=eval_cfg.learned_classifier_width,
+                             epochs=eval_cfg.learned_classifier_epochs, seed=eval_cfg.seed)
+
+
+def learned_classifier(data_dir: Path, eval_cfg: EvalConfig, size: int, cache_dir: Path | None
+                       ) -> tuple[LearnedDomainClassifier | None, dict[str, np.ndarray] | None, dict[str, Any]]:
+    """The learned domain classifier (trainA vs trainB, cached by training content and settings),
+    its features of each direction's real target test images, and its description with the
+    sanity line (accuracy and calibration on testA vs testB reals); or None and why not."""
+    if not eval_cfg.learned_classifier:
+        return None, None, {"status": "off", "reason": "eval.learned_classifier is false"}
+    if not ((data_dir / "trainA").is_dir() and (data_dir / "trainB").is_dir()):
+        return None, None, {"status": "unavailable",
+                            "reason": f"{data_dir} has no trainA/ and trainB/ to train the learned classifier on"}
+    try:
+        clf = load_or_train(data_dir / "trainA", data_dir / "trainB", learned_settings(eval_cfg), cache_dir)
+    except SpaganError as exc:
+        return None, None, {"status": "unavailable", "reason": str(exc)}
+    # the real test images as translations are loaded: fitted to the training size, then resized
+    reals = {split: [resize(load_image_fitted(p, size)[None], clf.settings.size)[0]
+                     for p in list_images(data_dir / split)] for split in ("testA", "testB")}
+    stacks = {k: torch.stack(v) if v else torch.zeros(0, 3, clf.settings.size, clf.settings.size)
+              for k, v in reals.items()}
+    targets = {name: clf.probabilities_and_features(stacks[tgt])[1] for name, (_, tgt, _) in DIRECTIONS.items()}
+    info = dict(clf.info, settings=dict(vars(clf.settings)), mmd=LEARNED_LABEL,
+                test_sanity=clf.sanity(stacks["testA"], stacks["testB"]))
+    return clf, targets, info
 
 
 def _data_version(data_dir: Path) -> str | None:
@@ -342,6 +388,8 @@ def evaluate(
 
     classifier, clf_info = domain_classifier(data_dir, eval_cfg.seed)
     object_clf, object_clf_info = object_classifier(data_dir, eval_cfg.seed)
+    learned, learned_targets, learned_info = learned_classifier(
+        data_dir, eval_cfg, translator.image_size, Path(cache_dir) if cache_dir else out_dir / "feature_cache")
 
     metrics: dict[str, Any] = {
         "checkpoint": {"path": str(checkpoint), "sha256": translator.checkpoint_sha256},
@@ -358,6 +406,10 @@ def evaluate(
             "features": extractor.identity if extractor is not None else kid_status,
             "domain_classifier": clf_info,
             "object_domain_classifier": object_clf_info,
+            "learned_domain_classifier": learned_info,
+            "do_nothing_rule": ("a measure is quality only where every do-nothing row (input_as_output, "
+                                "constant_grey, constant_mean) scores strictly worse than the translation and, for "
+                                "a share or probability of the target, below 0.5: see each direction's do_nothing"),
             "post_hoc_blend": post_hoc_blend,
             "translation_blended": translator.blends,
             "object_translation": ("min over colour and structure of 1 - d(translation)/d(input), d = distance "
@@ -369,7 +421,7 @@ def evaluate(
                                    " the generator's own output before any blend)",
         },
     }
-    scorers = Scorers(classifier, object_clf, extractor, cache, kid_status)
+    scorers = Scorers(classifier, object_clf, extractor, cache, kid_status, learned, learned_targets)
     for name in DIRECTIONS:
         metrics[name] = direction_scores(name, translator, data_dir, eval_cfg, scorers, out_dir=out_dir)
     metrics["run"] = {

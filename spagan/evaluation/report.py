@@ -19,6 +19,9 @@ METRICS = (
     ("object_domain_probability", "object P(target), calibrated", "higher"),
     ("object_domain_share", "object classified as target", "higher"),
     ("success_share", "whole image classified as target", "higher"),
+    ("learned_domain_share", "classified as target, learned CNN (train split)", "higher"),
+    ("learned_domain_probability", "P(target), learned CNN, calibrated", "higher"),
+    ("learned_mmd_x100", "learned-feature MMD x100 (train-split CNN; not KID)", "lower"),
     ("attention_in_mask", "attention in mask", "higher"),
     ("attention_auc", "attention ROC AUC", "higher"),
     ("background_l1", "background L1 [0,1]", "lower"),
@@ -27,7 +30,10 @@ METRICS = (
 SCORE_KEYS = tuple(key for key, _, _ in METRICS if key != "kid_x100")  # numbers (the MMD: its mean)
 # The reference rows every evaluation computes beside the translation (spagan.evaluation.yardstick)
 REFERENCES = ("input_as_output", "counterpart_as_output")
-REFERENCE_LEGEND = "[input as output; counterpart as output]: the scale every yardstick score reads against"
+# ... and the constant outputs, printed after them where computed (spagan.evaluation.do_nothing)
+CONSTANT_REFERENCES = ("constant_grey", "constant_mean")
+REFERENCE_LEGEND = ("[input as output; counterpart as output; constant grey; constant target mean colour]: the "
+                    "scale every yardstick score reads against; NOT QUALITY: a do-nothing row passes the measure")
 
 
 def metric_value(metrics: dict[str, Any], direction: str, key: str, reference: str | None = None) -> float | None:
@@ -84,12 +90,18 @@ def cell(value: Any) -> str:
 
 
 def _with_references(metrics: dict[str, Any], direction: str, key: str) -> str:
-    """`0.213 [0.000; 1.000]`: the translation's value and its reference rows, where computed."""
+    """`0.213 [0.000; 1.000; 0.000; 0.000]`: the translation's value and its reference rows, where
+    computed (the constant rows only where the evaluation has them); `NOT QUALITY` after it where a
+    do-nothing row passes the measure in this direction (spagan.evaluation.do_nothing)."""
     text = cell(metric_value(metrics, direction, key))
-    refs = [metric_value(metrics, direction, key, r) for r in REFERENCES]
-    if all(r is None for r in refs):
-        return text
-    return f"{text} [{'; '.join(cell(r) for r in refs)}]"  # no "|": the cell sits in markdown tables
+    constants = [r for r in CONSTANT_REFERENCES if r in metrics[direction].get("references", {})]
+    refs = [metric_value(metrics, direction, key, r) for r in (*REFERENCES, *constants)]
+    if not all(r is None for r in refs):
+        text = f"{text} [{'; '.join(cell(r) for r in refs)}]"  # no "|": the cell sits in markdown tables
+    flag = metrics[direction].get("do_nothing", {}).get(key)
+    if flag is not None and not flag["fails_do_nothing"]:
+        text += f" NOT QUALITY ({', '.join(flag['passing'])} passes)"
+    return text
 
 
 def report_rows(metrics: dict[str, Any]) -> list[tuple[str, ...]]:

@@ -32,6 +32,7 @@ from spagan.evaluation.evaluate import (
     Scorers,
     direction_scores,
     domain_classifier,
+    learned_classifier,
     object_classifier,
     target_references,
 )
@@ -57,10 +58,14 @@ class TrainingEvaluator:
         self.files = {"A": self.slice.eval_a, "B": self.slice.eval_b}
         held = list(self.slice.eval_a + self.slice.eval_b) if self.slice.held_out else []
         self.translator = Translator(cfg, build_networks(cfg.model).state_dicts(), device)
+        size = self.translator.image_size
+        learned, learned_targets = None, None
+        if cfg.train.select_by == "learned_domain_probability":  # its CNN is trained (or loaded) only then
+            learned, learned_targets, _ = learned_classifier(
+                self.data_dir, cfg.eval, size, Path(cache_dir) if cache_dir else None)
         self.scorers = Scorers(domain_classifier(self.data_dir, cfg.eval.seed, exclude=held)[0],
                                object_classifier(self.data_dir, cfg.eval.seed, exclude=held)[0],
-                               *self._kid_parts(cache_dir))
-        size = self.translator.image_size
+                               *self._kid_parts(cache_dir), learned, learned_targets)
         self.targets = {d: target_references(self.data_dir, d, size, split="train", files=self.files)
                         for d in DIRECTIONS}
         self._warn_if_unscorable()
@@ -84,6 +89,8 @@ class TrainingEvaluator:
         measure = self.cfg.train.select_by
         if measure == "kid_x100" and self.scorers.extractor is None:
             why = "no Inception weights on disk (they are never downloaded during training)"
+        elif measure == "learned_domain_probability" and self.scorers.learned is None:
+            why = "no learned classifier (eval.learned_classifier is false, or no trainA/ and trainB/)"
         elif measure == "object_domain_probability" and self.scorers.object_classifier is None:
             why = f"no object masks in {self.data_dir}/trainA_mask, trainB_mask for the object classifier"
         elif measure in ("object_translation", "object_domain_probability") and not any(

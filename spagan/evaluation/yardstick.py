@@ -6,10 +6,17 @@ object_region), their object-crop domain probabilities, their hand-made features
 offline distribution score, and the background change of the translation, of the generator's
 own output before any blend, and of the counterpart (0 by construction on the demo).
 
-Every measure is also computed for two reference rows, so a score always reads against them:
+Every measure is also computed for reference rows, so a score always reads against them:
 ``input_as_output`` (the source image returned unchanged: object translation 0, background
-change 0) and, where counterparts exist, ``counterpart_as_output`` (the real target rendering
-of the same scene: object translation 1, background change 0).
+change 0), where counterparts exist ``counterpart_as_output`` (the real target rendering
+of the same scene: object translation 1, background change 0), and, for the whole-image
+measures, the constant outputs ``constant_grey`` (mid grey, what spagan.evaluation.baselines'
+zeroed generator gives) and ``constant_mean`` (the target training set's mean colour, where the
+learned classifier knows it). Do-nothing rows must score worse (spagan.evaluation.do_nothing).
+
+With a learned domain classifier (spagan.evaluation.metrics.learned_classifier, trained on the
+training split only) every row also gets its share classified as the target, its mean
+calibrated P(target) and ``learned_mmd_x100``, an MMD in that classifier's feature space.
 """
 
 from __future__ import annotations
@@ -20,12 +27,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from spagan.evaluation.do_nothing import do_nothing_flags
 from spagan.evaluation.metrics.domain_classifier import DomainClassifier, object_crop
+from spagan.evaluation.metrics.kid import kid_from_features
+from spagan.evaluation.metrics.learned_classifier import CLASSES, LearnedDomainClassifier, resize
+from spagan.evaluation.metrics.learned_classifier import LABEL as LEARNED_LABEL
 from spagan.evaluation.metrics.localisation import background_l1, nanmean
 from spagan.evaluation.metrics.object_region import ObjectReferences, ObjectStats, object_stats
 from spagan.evaluation.metrics.offline_distribution import FEATURE_SIZE, features, offline_mmd
 
-ROWS = ("translation", "input_as_output", "counterpart_as_output")
+ROWS = ("translation", "input_as_output", "counterpart_as_output", "constant_grey", "constant_mean")
+CONSTANTS = ("constant_grey", "constant_mean")  # whole-image measures only: no object, no background
 
 
 @dataclass
@@ -36,6 +48,7 @@ class _Row:
     crops: list[torch.Tensor] = field(default_factory=list)
     features: list[np.ndarray] = field(default_factory=list)
     background: list[float] = field(default_factory=list)
+    small: list[torch.Tensor] = field(default_factory=list)  # at the learned classifier's size
 
 
 @dataclass
@@ -49,6 +62,7 @@ class Yardstick:
     target: str
     object_classifier: DomainClassifier | None
     whole_classifier: DomainClassifier | None
+    learned: LearnedDomainClassifier | None = None
     rows: dict[str, _Row] = field(default_factory=lambda: {r: _Row() for r in ROWS})
     generator_background: list[float] = field(default_factory=list)
     with_pair: list[bool] = field(default_factory=list)
@@ -66,11 +80,17 @@ class Yardstick:
         images = {"translation": fake, "input_as_output": real}
         if pair is not None:
             images["counterpart_as_output"] = pair
+        images["constant_grey"] = torch.zeros_like(real)  # tanh(0): a zeroed last layer's output
+        if self.learned is not None:
+            colour = torch.tensor(self.learned.info["mean_colour"][self.target], dtype=real.dtype)
+            images["constant_mean"] = colour.view(3, 1, 1).expand_as(real).contiguous()
         self.with_pair.append(pair is not None)
         for name, image in images.items():
             row = self.rows[name]
             row.features.append(features([image])[0])  # also what the whole-image classifier reads
-            if mask is not None:
+            if self.learned is not None:
+                row.small.append(resize(image[None], self.learned.settings.size)[0])
+            if mask is not None and name not in CONSTANTS:
                 stats = object_stats(image, mask)
                 if stats is not None:
                     row.stats.append(stats)
@@ -108,9 +128,28 @@ class Yardstick:
             out["success_share"] = float((labels == self.target).mean())
         return out
 
+    def _learned_scores(self, name: str, real_target_learned: np.ndarray | None, *, subsets: int,
+                        subset_size: int, seed: int) -> dict[str, Any]:
+        """Share classified as the target, mean calibrated P(target) and the learned-feature MMD."""
+        row = self.rows[name]
+        if self.learned is None or not row.small:
+            return {}
+        probs, feats = self.learned.probabilities_and_features(torch.stack(row.small))
+        target = CLASSES.index(self.target)
+        out: dict[str, Any] = {"learned_domain_share": float((probs.argmax(1) == target).mean()),
+                               "learned_domain_probability": float(probs[:, target].mean())}
+        if real_target_learned is not None and min(len(feats), len(real_target_learned)) >= 2:
+            mean, std = kid_from_features(feats, real_target_learned, subsets, subset_size, seed)
+            out["learned_mmd_x100"] = {"mean": 100 * mean, "std": 100 * std, "label": LEARNED_LABEL,
+                                       "subset_size": min(subset_size, len(feats), len(real_target_learned)),
+                                       "n_real": len(real_target_learned)}
+        return out
+
     def result(self, target_objects: list[ObjectStats], real_target_features: np.ndarray, *, subsets: int,
-               subset_size: int, seed: int) -> dict[str, Any]:
-        """The translation's measures (flat keys) and the reference rows under "references"."""
+               subset_size: int, seed: int, real_target_learned: np.ndarray | None = None) -> dict[str, Any]:
+        """The translation's measures (flat keys), the reference rows under "references" and, under
+        "do_nothing", whether each measure fails every do-nothing row (spagan.evaluation.do_nothing).
+        real_target_learned: the learned classifier's features of the real target test images."""
         objects = self._object_scores(target_objects)
         source = np.stack(self.rows["input_as_output"].features)
         rows: dict[str, dict[str, Any]] = {}
@@ -118,14 +157,20 @@ class Yardstick:
             row = self.rows[name]
             if name == "counterpart_as_output" and not (self.with_pair and all(self.with_pair)):
                 continue  # a partial set of counterparts would be a different test set
+            if not row.features:
+                continue  # constant_mean without a learned classifier (no training mean colour)
             scores: dict[str, Any] = dict(objects.get(name, {}))
             scores.update(self._domain_scores(name))
             scores["offline_mmd_x100"] = offline_mmd(np.stack(row.features), real_target_features, source,
                                                      subsets=subsets, subset_size=subset_size, seed=seed)
-            scores["background_l1"] = nanmean(row.background)
+            scores.update(self._learned_scores(name, real_target_learned, subsets=subsets,
+                                               subset_size=subset_size, seed=seed))
+            if name not in CONSTANTS:
+                scores["background_l1"] = nanmean(row.background)
             rows[name] = scores
         main = rows.pop("translation")
         main["background_l1_generator"] = nanmean(self.generator_background)
         main["references"] = rows
         main["n_counterparts"] = int(sum(self.with_pair))
+        main["do_nothing"] = do_nothing_flags(main)
         return main
