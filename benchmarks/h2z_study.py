@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from fidelity_study import Run, train_runs  # noqa: E402
+from fidelity_study import Run, _write_rows, aggregate, train_runs  # noqa: E402
+
+from spagan.core.fileio import atomic_write_bytes  # noqa: E402
 
 log = logging.getLogger("h2z_study")
 
@@ -41,10 +43,14 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 # The study's settings for every run (the same generator, discriminator geometry and schedule for
 # every variant); chosen from measured seconds per step (docs/fidelity.md, "The plan").
 SETTINGS: dict[str, Any] = {
-    "model.n_layers_d": "auto", "train.image_size": 64, "train.load_size": 72,
+    # 128 px with the paper's geometry there (auto = 2 layers: 34 px patches, 27% of the side; a 31 x 31
+    # map); load 143 = CycleGAN's 286/256 ratio. ngf 32, 6 blocks: 1.05 CPU s a step on one thread
+    # (benchmarks/results/train_step_cpu_1thread_ngf32.json), so 10 + 10 epochs of 1,334 steps take
+    # about 7.8 CPU hours a run and the 11 runs about 43 hours, two at a time.
+    "model.n_layers_d": "auto", "train.image_size": 128, "train.load_size": 143,
     "model.ngf": 32, "model.n_blocks": 6, "model.ndf": 64,
-    "train.epochs": 5, "train.epochs_decay": 5, "train.max_steps": 0,
-    "watch.checkpoint_every": 500, "train.eval_every": 0, "watch.tensorboard": False, "watch.preview_every": 2000,
+    "train.epochs": 10, "train.epochs_decay": 10, "train.max_steps": 0, "train.eval_every": 0,
+    "watch.checkpoint_every": 1000, "watch.log_every": 50, "watch.tensorboard": False, "watch.preview_every": 2668,
 }
 PAPER = {"model.attention": True, "model.attention_features": "post_act", "model.attention_blend": False,
          "model.attention_detach": True, "train.lambda_fm": 1.0, "train.fm_pairing": "identity",
@@ -107,21 +113,245 @@ def train_plan(args: argparse.Namespace) -> None:
     train_runs(with_settings(args), [(run, run_overrides(run)) for run in plan()])
 
 
+# The measures of a row: (row key, where in metrics.json, better). Test split, both directions:
+# the learned yardstick (docs/evaluation.md); Weizmann horses as a masked testA, horse -> zebra only.
+DIRECTIONS = ("a2b", "b2a")
+LEARNED = (("learned_domain_probability", "higher"), ("learned_domain_share", "higher"),
+           ("learned_mmd_x100", "lower"), ("success_share", "higher"), ("offline_mmd_x100", "lower"))
+REFERENCE_ROWS = ("input_as_output", "constant_grey", "constant_mean")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, dict):
+        value = value.get("mean")
+    return None if value is None or value != value else round(float(value), 4)
+
+
+def test_row(metrics: dict[str, Any], reference: str | None = None) -> dict[str, Any]:
+    """The learned yardstick's measures of one evaluation (or of one of its do-nothing rows) on the
+    test split, per direction, with the do-nothing flags of the translation's."""
+    row: dict[str, Any] = {}
+    for d in DIRECTIONS:
+        scores = metrics[d] if reference is None else metrics[d].get("references", {}).get(reference, {})
+        for key, _ in LEARNED:
+            row[f"{key}_{d}"] = _number(scores.get(key))
+        if reference is None:
+            for key, _ in LEARNED:
+                flag = metrics[d].get("do_nothing", {}).get(key)
+                row[f"{key}_{d}_fails_do_nothing"] = None if flag is None else flag["fails_do_nothing"]
+    return row
+
+
+def masks_row(metrics: dict[str, Any], attention: str = "attention", change: str = "translation") -> dict[str, Any]:
+    """D_A's attention on the Weizmann horses and the change inside / outside them (a2b), for the
+    model's rows or a reference row (attention: uniform | centre_prior; change: input_as_output | ...)."""
+    block = metrics["a2b"].get("real_masks")
+    if not block:
+        return {}
+    att, chg = block["attention"].get(attention, {}), block["change"].get(change, {})
+    return {"attention_auc_a2b": _number(att.get("auc")), "attention_in_mask_a2b": _number(att.get("in_mask")),
+            "change_inside_a2b": _number(chg.get("inside")), "change_outside_a2b": _number(chg.get("outside")),
+            "change_ratio_a2b": _number(chg.get("ratio")), "n_masked": block["n_images"]}
+
+
+def evaluate_runs(args: argparse.Namespace) -> None:
+    """Evaluate every finished run not yet evaluated, on the test split and on the Weizmann horses;
+    the do-nothing rows once (the same for every run)."""
+    from spagan.config import load_config
+    from spagan.evaluation.evaluate import evaluate
+    from spagan.evaluation.ablation import _flat_overrides
+
+    out = Path(args.out)
+    eval_cfg = load_config(args.params, _flat_overrides(args.set)).eval
+    cache = out / "eval_feature_cache"
+    for run in plan():
+        if args.only and run.name not in args.only and run.variant not in args.only:
+            continue
+        folder = out / run.name
+        done_path, rows_path = folder / "done.json", out / "rows" / f"{run.name}.json"
+        if not done_path.exists() or rows_path.exists():
+            continue
+        done = json.loads(done_path.read_text())
+        ckpt = folder / "train" / "checkpoint.pt"
+        test = evaluate(eval_cfg, ckpt, out / "h2z" / "prepared", folder / "eval_test", device="cpu", cache_dir=cache)
+        masks = evaluate(eval_cfg, ckpt, out / "weizmann" / "prepared", folder / "eval_weizmann", device="cpu",
+                         cache_dir=cache)
+        row = {"variant": run.variant, "budget": 1, "seed": run.seed, "steps": done["train"]["steps"],
+               "train_seconds": round(done["seconds_this_process"], 1), "trained": True,
+               **test_row(test), **masks_row(masks), "data_version": test["data"]["data_version"],
+               "model_sha256": test["checkpoint"]["sha256"]}
+        if not (out / "rows" / "references.json").exists():
+            refs = [{"variant": r, "budget": None, "seed": None, "trained": False, **test_row(test, r),
+                     **masks_row(masks, "uniform", r if r == "input_as_output" else "constant_as_output")}
+                    for r in REFERENCE_ROWS]
+            refs.append({"variant": "centre_prior_map", "budget": None, "seed": None, "trained": False,
+                         **masks_row(masks, "centre_prior", "input_as_output")})
+            _write_rows(out / "rows" / "references.json", refs)
+        _write_rows(rows_path, [row])
+        log.info("evaluated %s: learned P(target) %s / %s, Weizmann AUC %s", run.name,
+                 row["learned_domain_probability_a2b"], row["learned_domain_probability_b2a"],
+                 row.get("attention_auc_a2b"))
+
+
+# The rule (docs/fidelity.md, "horse2zebra at the paper's geometry"), written before the numbers.
+RULE_TRANSLATION = (("learned_domain_probability", "higher"), ("learned_mmd_x100", "lower"))
+RULE_MASKS = (("change_outside_a2b", "lower"),)
+AUC_NEEDED = 0.6
+MIN_SEEDS = 3
+
+
+def _bound(agg: dict[str, float], better: str) -> float:
+    return agg["mean"] - agg["std"] if better == "higher" else agg["mean"] + agg["std"]
+
+
+def _no_worse(value: float, base: float, better: str) -> bool:
+    return value >= base if better == "higher" else value <= base
+
+
+def ruled_measures(rows: list[dict[str, Any]], base: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The rule's measures (key with direction, better) that no do-nothing row passes; and why the
+    others were dropped (a do-nothing row at least as good as CycleGAN's mean)."""
+    refs = [r for r in rows if r["variant"] in REFERENCE_ROWS]
+    keep, dropped = [], []
+    candidates = [(f"{k}_{d}", b) for k, b in RULE_TRANSLATION for d in DIRECTIONS] + list(RULE_MASKS)
+    for key, better in candidates:
+        c = base.get(key)
+        passing = [r["variant"] for r in refs if c is not None and r.get(key) is not None
+                   and _no_worse(r[key], c["mean"], better)]
+        if passing:
+            dropped.append(f"{key}: do-nothing row(s) {', '.join(passing)} as good as CycleGAN's mean")
+        else:
+            keep.append((key, better))
+    return keep, dropped
+
+
+def apply_rule(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The verdict for every SPA-GAN setting against CycleGAN, and for the identity input."""
+    base = aggregate(rows, "cyclegan", 1)
+    verdict: dict[str, Any] = {"rule": "docs/fidelity.md, horse2zebra at the paper's geometry", "settings": {}}
+    if base is None or len(base["seeds"]) < MIN_SEEDS:
+        seeds = 0 if base is None else len(base["seeds"])
+        verdict["why"] = f"no verdict yet: CycleGAN has {seeds} of {MIN_SEEDS} seeds"
+        return verdict
+    measures, dropped = ruled_measures(rows, base)
+    verdict["dropped"] = dropped
+    if not any(k.startswith(m) for k, _ in measures for m, _ in RULE_TRANSLATION):
+        verdict["why"] = "no verdict: every translation measure is passed by a do-nothing row"
+        return verdict
+    for variant in TRAINED:
+        agg = aggregate(rows, variant, 1)
+        if variant == "cyclegan" or agg is None:
+            continue
+        reasons, checks = [], {}
+        if len(agg["seeds"]) < MIN_SEEDS:
+            reasons.append(f"{len(agg['seeds'])} seed(s), the rule needs {MIN_SEEDS}")
+        for key, better in measures:
+            s, c = agg.get(key), base.get(key)
+            if s is None or c is None:
+                reasons.append(f"{key} missing")
+                continue
+            ok = _no_worse(_bound(s, better), c["mean"], better)
+            checks[key] = {"bound": round(_bound(s, better), 4), "cyclegan": round(c["mean"], 4), "passes": ok}
+            if not ok:
+                reasons.append(f"{key}: bound {_bound(s, better):.3f} vs CycleGAN {c['mean']:.3f}")
+        auc = agg.get("attention_auc_a2b")
+        checks["attention_auc_a2b"] = {"mean": None if auc is None else round(auc["mean"], 4), "needed": AUC_NEEDED}
+        if auc is None or auc["mean"] < AUC_NEEDED:
+            reasons.append(f"attention_auc_a2b below {AUC_NEEDED}")
+        verdict["settings"][variant] = {"passes": not reasons, "reasons": reasons, "checks": checks}
+    passing = [v for v, s in verdict["settings"].items() if s["passes"]]
+
+    def success(v: str) -> float:
+        agg = aggregate(rows, v, 1)
+        return sum(agg[f"learned_domain_probability_{d}"]["mean"] for d in DIRECTIONS)
+
+    verdict["recipe"] = max(passing, key=success) if passing else "spagan_paper"
+    verdict["why"] = (f"{verdict['recipe']} beats CycleGAN by the rule" if passing else
+                      "no SPA-GAN setting beats CycleGAN by the rule: the recipe keeps the paper's SPA-GAN")
+    verdict["identity_input"] = identity_verdict(rows, measures)
+    return verdict
+
+
+def identity_verdict(rows: list[dict[str, Any]], measures: list[tuple[str, str]]) -> dict[str, Any]:
+    """raw ships if the paper's SPA-GAN with the raw identity input is no worse (its bound against the
+    attended runs' mean) on the translation measures, over 3 seeds each; otherwise attended stays."""
+    raw, attended = aggregate(rows, "spagan_idt_raw", 1), aggregate(rows, "spagan_paper", 1)
+    if raw is None or attended is None or min(len(raw["seeds"]), len(attended["seeds"])) < MIN_SEEDS:
+        return {"default": "attended", "why": "not enough seeds yet: attended stays"}
+    reasons = []
+    for key, better in measures:
+        if key.startswith(tuple(m for m, _ in RULE_TRANSLATION)) and raw.get(key) and attended.get(key):
+            if not _no_worse(_bound(raw[key], better), attended[key]["mean"], better):
+                bound = _bound(raw[key], better)
+                reasons.append(f"{key}: raw bound {bound:.3f} vs attended {attended[key]['mean']:.3f}")
+    return {"default": "attended" if reasons else "raw", "why": reasons or ["raw is no worse on every measure"]}
+
+
+def collect(args: argparse.Namespace) -> None:
+    """Every run's rows, the aggregates over seeds and the rule's verdict -> --json; a table printed."""
+    out = Path(args.out)
+    rows: list[dict[str, Any]] = []
+    for path in sorted((out / "rows").glob("*.json")):
+        rows += json.loads(path.read_text())
+    order = [*TRAINED, *REFERENCE_ROWS, "centre_prior_map"]
+    rows.sort(key=lambda r: (order.index(r["variant"]), r["seed"] or 0))
+    aggregates = [a for v in TRAINED if (a := aggregate(rows, v, 1))]
+    report = {"settings": SETTINGS, "trained": TRAINED, "rows": rows, "aggregates": aggregates,
+              "verdict": apply_rule(rows),
+              "commands": [f"benchmarks/h2z_study.py {p} --out STUDY"
+                           for p in ("prepare", "train", "evaluate", "collect")]}
+    atomic_write_bytes(Path(args.json), (json.dumps(report, indent=2) + "\n").encode())
+    print(markdown_table(aggregates, [r for r in rows if not r["trained"]]))
+    print(json.dumps(report["verdict"], indent=2))
+
+
+TABLE = (("learned P(target) a2b / b2a", ("learned_domain_probability_a2b", "learned_domain_probability_b2a")),
+         ("learned share a2b / b2a", ("learned_domain_share_a2b", "learned_domain_share_b2a")),
+         ("learned MMD x100 a2b / b2a", ("learned_mmd_x100_a2b", "learned_mmd_x100_b2a")),
+         ("Weizmann attention AUC", ("attention_auc_a2b",)),
+         ("Weizmann change inside / outside", ("change_inside_a2b", "change_outside_a2b")))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return f"{value['mean']:.3f} ± {value['std']:.3f}" if value["std"] else f"{value['mean']:.3f}"
+    return f"{value:.3f}"
+
+
+def markdown_table(aggregates: list[dict[str, Any]], references: list[dict[str, Any]]) -> str:
+    """Mean ± std over seeds per variant; the do-nothing rows below."""
+    lines = ["| variant | seeds | " + " | ".join(c for c, _ in TABLE) + " |", "|---|---|" + "---|" * len(TABLE)]
+    for a in aggregates:
+        lines.append(f"| {a['variant']} | {len(a['seeds'])} | "
+                     + " | ".join(" / ".join(_cell(a.get(k)) for k in keys) for _, keys in TABLE) + " |")
+    for r in references:
+        lines.append(f"| {r['variant']} | - | " + " | ".join(" / ".join(_cell(r.get(k)) for k in keys)
+                                                        for _, keys in TABLE) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("phase", choices=["prepare", "train"])
+    p.add_argument("phase", choices=["prepare", "train", "evaluate", "collect"])
     p.add_argument("--out", required=True, help="study folder (outside the repository)")
     p.add_argument("--params", default=str(ROOT / "params.yaml"))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override for every run, under the study's settings and the variant's own (repeatable)")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--only", nargs="*", default=[], help="run or variant names to restrict the phase to")
+    p.add_argument("--json", default=str(ROOT / "benchmarks/results/h2z_study.json"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.phase == "prepare":
         prepare(args)
     elif args.phase == "train":
         train_plan(args)
+    elif args.phase == "evaluate":
+        evaluate_runs(args)
+    else:
+        collect(args)
     return 0
 
 
