@@ -1,8 +1,8 @@
 """horse2zebra models on real masks: the Weizmann horses as a masked testA (issue 29, item 5).
 
-For each model, `spagan evaluate`'s own function on the Weizmann horses (270 after prepare drops
-the set's copies of itself and its leaks into trainA; 198-400 px, scaled so the longer side is
-the model's train.image_size, masks following exactly) reports, for the horse -> zebra direction:
+For each model, `spagan evaluate`'s own function on the Weizmann horses (270: prepare drops eight
+copies of the set itself and reports three horses that are also in trainA; 198-400 px, scaled so
+the longer side is the model's train.image_size, masks following exactly) reports, a2b:
 
   attention ROC AUC of D_A on real horses, and the share of its mass inside the horse;
   the change the translation makes inside the horse and outside it ([0, 1] scale) and their ratio;
