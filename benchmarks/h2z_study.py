@@ -225,6 +225,13 @@ def ruled_measures(rows: list[dict[str, Any]], base: dict[str, Any]) -> tuple[li
     return keep, dropped
 
 
+def auc_needed(rows: list[dict[str, Any]]) -> float:
+    """The attention AUC a setting needs: AUC_NEEDED, and no less than the centre prior's (a map that
+    knows only that photographers centre the horse; amended before any study number, see docs)."""
+    prior = [r.get("attention_auc_a2b") for r in rows if r["variant"] == "centre_prior_map"]
+    return round(max([AUC_NEEDED] + [p for p in prior if p is not None]), 4)
+
+
 def apply_rule(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The verdict for every SPA-GAN setting against CycleGAN, and for the identity input."""
     base = aggregate(rows, "cyclegan", 1)
@@ -254,10 +261,10 @@ def apply_rule(rows: list[dict[str, Any]]) -> dict[str, Any]:
             checks[key] = {"bound": round(_bound(s, better), 4), "cyclegan": round(c["mean"], 4), "passes": ok}
             if not ok:
                 reasons.append(f"{key}: bound {_bound(s, better):.3f} vs CycleGAN {c['mean']:.3f}")
-        auc = agg.get("attention_auc_a2b")
-        checks["attention_auc_a2b"] = {"mean": None if auc is None else round(auc["mean"], 4), "needed": AUC_NEEDED}
-        if auc is None or auc["mean"] < AUC_NEEDED:
-            reasons.append(f"attention_auc_a2b below {AUC_NEEDED}")
+        auc, needed = agg.get("attention_auc_a2b"), auc_needed(rows)
+        checks["attention_auc_a2b"] = {"mean": None if auc is None else round(auc["mean"], 4), "needed": needed}
+        if auc is None or auc["mean"] < needed:
+            reasons.append(f"attention_auc_a2b below {needed} (0.6, and the centre prior's)")
         verdict["settings"][variant] = {"passes": not reasons, "reasons": reasons, "checks": checks}
     passing = [v for v, s in verdict["settings"].items() if s["passes"]]
 

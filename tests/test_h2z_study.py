@@ -45,6 +45,15 @@ def test_a_setting_better_on_every_measure_with_three_seeds_passes_and_is_the_re
     assert verdict["recipe"] == "spagan_paper"
 
 
+def test_a_map_below_the_centre_prior_fails_even_above_0_6():
+    rows = [_row("cyclegan", s, p=0.7) for s in range(3)] + [_row("spagan_paper", s, p=0.8, auc=0.7) for s in range(3)]
+    rows += _refs(outside=0.5) + [{"variant": "centre_prior_map", "budget": None, "seed": None, "trained": False,
+                                   "attention_auc_a2b": 0.85}]
+    verdict = h2z_study.apply_rule(rows)
+    assert not verdict["settings"]["spagan_paper"]["passes"]
+    assert verdict["settings"]["spagan_paper"]["checks"]["attention_auc_a2b"]["needed"] == 0.85
+
+
 def test_one_seed_a_low_map_or_a_worse_bound_fails():
     rows = [_row("cyclegan", s, p=0.8) for s in range(3)]
     rows += [_row("spagan_no_fm", 0, p=0.9)]                                   # one seed
