@@ -72,6 +72,7 @@ def test_fp32_on_cuda_is_labelled_tf32_and_the_yardstick_autotunes_as_we_do():
     assert "torch.backends.cudnn.benchmark = True" in bench.REFERENCE_RUNNER
 
 
+@pytest.mark.slow  # a subprocess importing torch and TensorBoard (about 10 s)
 def test_checkpoint_cost_benchmark_times_spagans_writers_and_derives_the_cadence(tmp_path):
     out = tmp_path / "cost.json"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "checkpoint_cost.py"), "--size", "32", "--ngf", "8",

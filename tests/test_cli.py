@@ -43,10 +43,12 @@ def test_train_then_translate_through_the_cli(tiny_data, tmp_path):
 
 def test_dry_run_prints_the_plan_and_resolved_config(tiny_data, tmp_path):
     res = run("train", "--params", ROOT / "params.yaml", "--data", tiny_data, "--out", tmp_path / "run",
-              "--dry-run", *sets("train.lambda_fm=0"))
+              "--dry-run", *sets("train.lambda_fm=0", "model.n_layers_d=auto"))
     assert res.returncode == 0, res.stderr
     plan, config = res.stdout.split("resolved config:\n")
     assert json.loads(config)["train"]["lambda_fm"] == 0.0
+    # auto resolved at the crop size (32 px: one layer), in the config and the plan alike
+    assert json.loads(config)["model"]["n_layers_d"] == 1 and "patchgan   n_layers_d 1: each patch sees 16 px" in plan
     assert "trainA 4, trainB 4 images" in plan and "4 steps/epoch x (1 + 1 decay epochs) = 8 steps" in plan
     assert "smallest trainA/000.png 40x40 px" in plan and "device     cpu" in plan and "checkpoint " in plan
     assert not (tmp_path / "run").exists()  # a dry run writes nothing
