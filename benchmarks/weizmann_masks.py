@@ -49,7 +49,7 @@ PAPER = ["model.attention=true", "model.attention_features=post_act", "model.att
          "model.attention_detach=true", "model.attention_interp=bilinear", "train.lambda_fm=1.0",
          "train.fm_pairing=identity"]
 SHORT = ["model.ngf=16", "model.n_blocks=4", "train.image_size=64", "train.load_size=72", "train.max_steps=1500",
-         "train.eval_every=0", "train.preview_every=0", "train.tensorboard=false", "train.log_every=50"]
+         "train.eval_every=0", "watch.preview_every=0", "watch.tensorboard=false", "watch.log_every=50"]
 TRAINED = {
     "spagan_d1": [*PAPER, *SHORT, "model.n_layers_d=1"],
     "spagan_d3": [*PAPER, *SHORT, "model.n_layers_d=3"],

@@ -128,7 +128,7 @@ def subset_metrics(subset, tmp_path_factory) -> dict:
     """A 2-step tiny model evaluated on the subset: metrics.json with the real-photo yardstick."""
     root = tmp_path_factory.mktemp("eval")
     cfg = load_config(ROOT / "params.yaml", [*TINY_OVERRIDES, "train.max_steps=2", "train.eval_every=0",
-                                             "train.tensorboard=false", "train.preview_every=0"])
+                                             "watch.tensorboard=false", "watch.preview_every=0"])
     train(cfg, subset, root / "run", device="cpu")
     eval_cfg = load_config(ROOT / "params.yaml", ["eval.kid_subsets=5", "eval.gallery_size=0",
                                                   "eval.download_weights=false", "eval.learned_classifier_size=32",
@@ -186,7 +186,7 @@ def test_briefly_trained_model_beats_every_do_nothing_row(tmp_path):
     subprocess.run([*py, "train", "--data", str(data), "--out", str(tmp_path / "run"), "--device", "cpu",
                     *(f"--set={s}" for s in ("model.n_layers_d=1", "train.image_size=64", "train.load_size=72",
                                              "train.max_steps=1500", "train.eval_every=0",
-                                             "train.tensorboard=false", "train.preview_every=0"))],
+                                             "watch.tensorboard=false", "watch.preview_every=0"))],
                    check=True, cwd=ROOT)
     eval_cfg = load_config(ROOT / "params.yaml", ["eval.download_weights=false", "eval.gallery_size=0"]).eval
     metrics = evaluate(eval_cfg, tmp_path / "run" / "checkpoint.pt", data, tmp_path / "eval", device="cpu")
