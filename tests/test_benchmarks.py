@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import ROOT
 
 
+# slow since 2026-12-07 (17 s): a smoke test of a benchmark script, kept out of the 10-minute suite
+@pytest.mark.slow
 def test_train_step_benchmark_reports_every_cell(tmp_path):
     out = tmp_path / "bench.json"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "train_step.py"), "--sizes", "32", "--ngf", "8", "--n-blocks", "1",

@@ -203,6 +203,9 @@ def test_eager_automation_requests_evaluation_when_the_model_changes(project):
     assert second.get_num_requested(SCORES) == 1 and second.get_num_requested(GALLERIES) == 1
 
 
+# slow since 2026-12-07 (18 s): KID with weights on disk is also tested by test_kid_as_papers and
+# test_eval_during_training; this one adds the Dagster forced re-evaluation path
+@pytest.mark.slow
 def test_kid_with_weights_and_feature_cache_on_forced_reevaluation(project, tmp_path):
     repo, resources, instance, _ = project
     torch.manual_seed(0)
