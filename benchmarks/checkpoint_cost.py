@@ -125,14 +125,16 @@ def main() -> None:
     # Amortised cost is a mean: the rare slow write (a full page cache, TensorBoard's flush)
     # counts as much as it costs. The cadences below come from the means.
     ckpt_mean, log_mean = statistics.fmean(ckpt_times), statistics.fmean(lines) + statistics.fmean(boards)
-    print(f"ngf {args.ngf}, {args.n_blocks} blocks, ndf {args.ndf}, {args.size} px, pools of {args.pool}, torch threads "
+    print(f"ngf {args.ngf}, {args.n_blocks} blocks, ndf {args.ndf}, {args.size} px, pools of {args.pool}, "
+          "torch threads "
           f"{torch.get_num_threads()}")
     print(f"checkpoint: {ckpt_bytes / 1e6:.0f} MB, {ckpt_s:.2f} s median of {args.repeats} "
           f"({', '.join(f'{t:.2f}' for t in ckpt_times)}), {ckpt_bytes / 1e6 / ckpt_s:.0f} MB/s")
     print(f"  mean {ckpt_mean:.2f} s")
     print(f"log event: JSON line {line_s * 1e6:.0f} us + TensorBoard scalars {board_s * 1e6:.0f} us "
           f"(medians of {args.log_repeats}); mean of both together {log_mean * 1e6:.0f} us; p99 "
-          f"{statistics.quantiles(lines, n=100)[-1] * 1e6:.0f} / {statistics.quantiles(boards, n=100)[-1] * 1e6:.0f} us")
+          f"{statistics.quantiles(lines, n=100)[-1] * 1e6:.0f} / "
+          f"{statistics.quantiles(boards, n=100)[-1] * 1e6:.0f} us")
     derived = []
     for step_s in args.step_s:
         row = {"step_s": step_s, "budget": args.budget, "checkpoint_every": cadence(ckpt_mean, step_s, args.budget),

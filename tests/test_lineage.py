@@ -129,7 +129,8 @@ def test_compare_with_lock_names_each_disagreement(tmp_path, finished_run):
     # params.yaml's `model.n_layers_d: auto` resolves at the locked train.image_size (32 px: 1 layer),
     # the int the lineage records; not at the dataclass default 256 px (3 layers).
     locked_model = lock["stages"]["train"]["params"]["params.yaml"]["model"]
-    auto_lineage = {**lineage, "params": {**lineage["params"], "model": {**lineage["params"]["model"], "n_layers_d": 1}}}
+    model = {**lineage["params"]["model"], "n_layers_d": 1}
+    auto_lineage = {**lineage, "params": {**lineage["params"], "model": model}}
     lock["stages"]["train"]["params"]["params.yaml"]["model"] = {**locked_model, "n_layers_d": "auto"}
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
     assert compare_with_lock(auto_lineage, read_stage_lock(tmp_path / "dvc.lock", "train")) == []
