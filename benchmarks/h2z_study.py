@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from fidelity_study import Run, _write_rows, aggregate, train_runs  # noqa: E402
+from fidelity_study import Run, _cell, _write_rows, aggregate, train_runs  # noqa: E402
 
 from spagan.core.fileio import atomic_write_bytes  # noqa: E402
 
@@ -317,14 +317,6 @@ TABLE = (("learned P(target) a2b / b2a", ("learned_domain_probability_a2b", "lea
          ("learned MMD x100 a2b / b2a", ("learned_mmd_x100_a2b", "learned_mmd_x100_b2a")),
          ("Weizmann attention AUC", ("attention_auc_a2b",)),
          ("Weizmann change inside / outside", ("change_inside_a2b", "change_outside_a2b")))
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, dict):
-        return f"{value['mean']:.3f} ± {value['std']:.3f}" if value["std"] else f"{value['mean']:.3f}"
-    return f"{value:.3f}"
 
 
 def markdown_table(aggregates: list[dict[str, Any]], references: list[dict[str, Any]]) -> str:
