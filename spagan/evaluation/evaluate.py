@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,6 @@ from spagan.core.errors import SpaganError
 from spagan.core.imageio import atomic_write_bytes, list_images, load_image_fitted, quantise_8bit
 from spagan.evaluation.gallery import COLUMNS, write_gallery
 from spagan.evaluation.masked_report import BLOCK as MASKED_BLOCK
-from spagan.evaluation.metrics.domain_classifier import DomainClassifier
 from spagan.evaluation.metrics.features import (
     FeatureCache,
     InceptionFeatures,
@@ -46,13 +44,6 @@ from spagan.evaluation.metrics.features import (
 )
 from spagan.evaluation.metrics.inside_outside import MaskedScores
 from spagan.evaluation.metrics.kid import kid_from_features, kid_sample
-from spagan.evaluation.metrics.learned_classifier import LABEL as LEARNED_LABEL
-from spagan.evaluation.metrics.learned_classifier import (
-    DomainNetSettings,
-    LearnedDomainClassifier,
-    load_or_train,
-    resize,
-)
 from spagan.evaluation.metrics.localisation import attention_auc, attention_in_mask, nanmean
 from spagan.evaluation.metrics.masks import find_mask, find_pair, load_mask
 from spagan.evaluation.metrics.object_region import ObjectStats, object_stats
@@ -60,6 +51,13 @@ from spagan.evaluation.metrics.offline_distribution import LABEL
 from spagan.evaluation.metrics.offline_distribution import features as handmade_features
 from spagan.evaluation.yardstick import Yardstick
 from spagan.evaluation.report import METRICS_NAME
+from spagan.evaluation.scorers import (
+    DIRECTIONS,
+    Scorers,
+    domain_classifier,
+    learned_classifier,
+    object_classifier,
+)
 from spagan.evaluation.split_check import check_test_split
 from spagan.inference.translator import Translator
 
@@ -67,8 +65,6 @@ log = logging.getLogger(__name__)
 
 
 GALLERY_DIR = "gallery"
-# direction -> (source test folder, target test folder, target domain label)
-DIRECTIONS = {"a2b": ("testA", "testB", "B"), "b2a": ("testB", "testA", "A")}
 
 
 # Test images of any size are scaled so their longer side is the training size (aspect kept,
@@ -122,20 +118,6 @@ def _translate(translator: Translator, images: list[torch.Tensor], direction: st
             gen = None if res.generated is None else res.generated[j].float().cpu()
             out[i] = (res.attention[j].float().cpu(), res.fake[j].float().cpu(), res.rec[j].float().cpu(), gen)
     return out
-
-
-@dataclass(frozen=True)
-class Scorers:
-    """What scores the translations besides the masks; None where unavailable (KID: kid_status says why)."""
-
-    classifier: DomainClassifier | None
-    object_classifier: DomainClassifier | None
-    extractor: InceptionFeatures | None
-    cache: FeatureCache | None
-    kid_status: dict[str, str] | None
-    learned: LearnedDomainClassifier | None = None
-    # direction -> the learned classifier's features of its real target test images
-    learned_targets: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -276,67 +258,6 @@ def direction_scores(name: str, translator: Translator, data_dir: Path, eval_cfg
     result["gallery"] = f"{GALLERY_DIR}/{name}.png" if tally.gallery else None
     result["gallery_files"] = [paths[i].relative_to(src_dir).as_posix() for i in sorted(pick)]
     return result
-
-
-def domain_classifier(data_dir: Path, seed: int,
-                      exclude: Collection[Path] = ()) -> tuple[DomainClassifier | None, dict[str, Any]]:
-    """The whole-image domain classifier (trainA vs trainB but `exclude`), or None and why not."""
-    if not ((data_dir / "trainA").is_dir() and (data_dir / "trainB").is_dir()):
-        return None, {"status": "unavailable",
-                      "reason": f"{data_dir} has no trainA/ and trainB/ to train the domain classifier on"}
-    classifier = DomainClassifier.fit_folders(data_dir / "trainA", data_dir / "trainB", seed=seed, exclude=exclude)
-    return classifier, {"model": "logistic regression on thumbnail, colour histogram, gradient and spectrum features",
-                        "scope": "whole image", "trained_on": "trainA vs trainB",
-                        "holdout_accuracy": nanmean([classifier.holdout_accuracy])}
-
-
-def object_classifier(data_dir: Path, seed: int,
-                      exclude: Collection[Path] = ()) -> tuple[DomainClassifier | None, dict[str, Any]]:
-    """The object-crop domain classifier (trainA vs trainB objects under their masks, but `exclude`),
-    or None and why not."""
-    if not ((data_dir / "trainA").is_dir() and (data_dir / "trainB").is_dir()):
-        return None, {"status": "unavailable", "reason": f"{data_dir} has no trainA/ and trainB/"}
-    try:
-        classifier = DomainClassifier.fit_object_folders(data_dir, seed=seed, exclude=exclude)
-    except SpaganError as exc:  # no (or too few) training masks: the whole-image share is reported instead
-        return None, {"status": "unavailable", "reason": str(exc)}
-    return classifier, {"model": "calibrated logistic regression (Platt, 3-fold) on the same features plus a "
-                                 "contrast-free spectrum",
-                        "scope": "object crop (mask bounding box, outside the mask filled with the object's mean "
-                                 "colour)",
-                        "trained_on": "trainA vs trainB objects",
-                        "holdout_accuracy": nanmean([classifier.holdout_accuracy])}
-
-
-def learned_settings(eval_cfg: EvalConfig) -> DomainNetSettings:
-    """The learned domain classifier's settings from the eval section."""
-    return DomainNetSettings(size=eval_cfg.learned_classifier_size, width=eval_cfg.learned_classifier_width,
-                             epochs=eval_cfg.learned_classifier_epochs, seed=eval_cfg.seed)
-
-
-def learned_classifier(data_dir: Path, eval_cfg: EvalConfig, size: int, cache_dir: Path | None
-                       ) -> tuple[LearnedDomainClassifier | None, dict[str, np.ndarray] | None, dict[str, Any]]:
-    """The learned domain classifier (trainA vs trainB, cached by training content and settings),
-    its features of each direction's real target test images, and its description with the
-    sanity line (accuracy and calibration on testA vs testB reals); or None and why not."""
-    if not eval_cfg.learned_classifier:
-        return None, None, {"status": "off", "reason": "eval.learned_classifier is false"}
-    if not ((data_dir / "trainA").is_dir() and (data_dir / "trainB").is_dir()):
-        return None, None, {"status": "unavailable",
-                            "reason": f"{data_dir} has no trainA/ and trainB/ to train the learned classifier on"}
-    try:
-        clf = load_or_train(data_dir / "trainA", data_dir / "trainB", learned_settings(eval_cfg), cache_dir)
-    except SpaganError as exc:
-        return None, None, {"status": "unavailable", "reason": str(exc)}
-    # the real test images as translations are loaded: fitted to the training size, then resized
-    reals = {split: [resize(load_image_fitted(p, size)[None], clf.settings.size)[0]
-                     for p in list_images(data_dir / split)] for split in ("testA", "testB")}
-    stacks = {k: torch.stack(v) if v else torch.zeros(0, 3, clf.settings.size, clf.settings.size)
-              for k, v in reals.items()}
-    targets = {name: clf.probabilities_and_features(stacks[tgt])[1] for name, (_, tgt, _) in DIRECTIONS.items()}
-    info = dict(clf.info, settings=dict(vars(clf.settings)), mmd=LEARNED_LABEL,
-                test_sanity=clf.sanity(stacks["testA"], stacks["testB"]))
-    return clf, targets, info
 
 
 def _data_version(data_dir: Path) -> str | None:

@@ -28,14 +28,8 @@ import numpy as np
 from spagan.config import Config
 from spagan.config.rules import WATCHED_MEASURES
 from spagan.core.layout import DIRECTIONS
-from spagan.evaluation.evaluate import (
-    Scorers,
-    direction_scores,
-    domain_classifier,
-    learned_classifier,
-    object_classifier,
-    target_references,
-)
+from spagan.evaluation.evaluate import direction_scores, target_references
+from spagan.evaluation.scorers import Scorers, domain_classifier, learned_classifier, object_classifier
 from spagan.evaluation.metrics.features import FeatureCache, WeightsUnavailable, load_inception
 from spagan.evaluation.metrics.masks import find_mask
 from spagan.inference.translator import Translator
