@@ -130,11 +130,13 @@ def _number(value: Any) -> float | None:
 def test_row(metrics: dict[str, Any], reference: str | None = None) -> dict[str, Any]:
     """The learned yardstick's measures of one evaluation (or of one of its do-nothing rows) on the
     test split, per direction, with the do-nothing flags of the translation's."""
+    from spagan.evaluation.report import metric_value
+
     row: dict[str, Any] = {}
     for d in DIRECTIONS:
-        scores = metrics[d] if reference is None else metrics[d].get("references", {}).get(reference, {})
         for key, _ in LEARNED:
-            row[f"{key}_{d}"] = _number(scores.get(key))
+            value = metric_value(metrics, d, key, reference)
+            row[f"{key}_{d}"] = None if value is None else round(value, 4)
         if reference is None:
             for key, _ in LEARNED:
                 flag = metrics[d].get("do_nothing", {}).get(key)
