@@ -25,7 +25,7 @@ from tests.test_dagster_versions_e2e import _checks, _nodes, _until
 pytestmark = pytest.mark.slow  # 10+ minutes on 2 busy cores: two starts, ~15 step processes, a schedule tick
 
 TOTAL_STEPS = 24  # ~0.5 s a step (unloaded): time to terminate the run after a checkpoint
-PARAMS = {"train": {"max_steps": TOTAL_STEPS, "checkpoint_every": 2, "epochs": 3, "epochs_decay": 2},
+PARAMS = {"train": {"max_steps": TOTAL_STEPS, "epochs": 3, "epochs_decay": 2}, "watch": {"checkpoint_every": 2},
           "eval": {"schedule_cron": "* * * * *"}}  # a tick every minute instead of daily
 DATA = ("raw_images", "deduplicated_images", "validated_manifest")
 PIPELINE = (*DATA, "trained_model", "evaluation_scores", "attention_galleries")

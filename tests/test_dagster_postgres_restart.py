@@ -26,7 +26,7 @@ from tests.postgres_deploy import DAEMONS, deployed, pg_database
 
 pytestmark = pytest.mark.slow  # 7 min here on 2 busy cores (load ~20)
 
-TRAIN = {"train": {"max_steps": 30, "checkpoint_every": 2, "epochs": 3, "epochs_decay": 2}}
+TRAIN = {"train": {"max_steps": 30, "epochs": 3, "epochs_decay": 2}, "watch": {"checkpoint_every": 2}}
 EVENTS = """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events { __typename
               ... on MessageEvent { message timestamp } } } ... on PythonError { message } } }"""
 LIFECYCLE = ("RunStartEvent", "ExecutionStepStartEvent", "MaterializationEvent", "ExecutionStepSuccessEvent",

@@ -23,7 +23,7 @@ SOURCE = "data/raw/weizmann_h2z"
 # pipeline on photos of varying sizes with masks, not the model.
 PARAMS = {"data": {"source": SOURCE},
           "model": {"n_layers_d": 1, "ngf": 8, "ndf": 32, "n_blocks": 2},
-          "train": {"image_size": 64, "load_size": 72, "max_steps": 60, "checkpoint_every": 60},
+          "train": {"image_size": 64, "load_size": 72, "max_steps": 60}, "watch": {"checkpoint_every": 60},
           "eval": {"gallery_size": 4}}
 PER_SPLIT = {"trainA": 40, "trainB": 40, "testA": 16, "testB": 8}
 
