@@ -117,10 +117,11 @@ def train_plan(args: argparse.Namespace) -> None:
     train_runs(args, [(run, run_overrides(run, base.train.epochs, base.train.epochs_decay)) for run in plan()])
 
 
-def train_runs(args: argparse.Namespace, runs: list[tuple[Run, dict[str, Any]]]) -> None:
+def train_runs(args: argparse.Namespace, runs: list[tuple[Run, dict[str, Any]]]) -> list[str]:
     """Train each (run, overrides) not finished and not held by another live process, in order,
     with args.set under the run's overrides; a finished run writes done.json (another study's
-    plan, e.g. benchmarks/h2z_study.py, trains through this too)."""
+    plan, e.g. benchmarks/h2z_study.py, trains through this too). Returns the names of the runs
+    this process finished."""
     import torch
 
     from spagan.config import load_config
@@ -128,6 +129,7 @@ def train_runs(args: argparse.Namespace, runs: list[tuple[Run, dict[str, Any]]])
 
     torch.set_num_threads(args.threads)
     shared = _flat_overrides(args.set)
+    finished: list[str] = []
     for run, overrides in runs:
         if args.only and run.name not in args.only and run.variant not in args.only:
             continue
@@ -144,6 +146,8 @@ def train_runs(args: argparse.Namespace, runs: list[tuple[Run, dict[str, Any]]])
         done = {"run": run.__dict__, "train": result_dict(result), "seconds_this_process": time.perf_counter() - t0,
                 "threads": args.threads, "overrides": overrides}
         atomic_write_bytes(folder / "done.json", (json.dumps(done, indent=2) + "\n").encode())
+        finished.append(run.name)
+    return finished
 
 
 # The yardstick's measures in every row (metrics.json keys; each row has <key>_a2b and <key>_b2a)

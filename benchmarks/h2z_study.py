@@ -8,15 +8,19 @@ model with its own fully decayed schedule.
 
   # 0. the data: horse2zebra in report mode, and the Weizmann horses as a masked testA
   .venv/bin/python benchmarks/h2z_study.py prepare --out /work/studies/h2z
-  # 1. train the plan: two processes share it, one thread each (resumable; a finished run is skipped)
+  # 1. train the plan: two processes share it, one thread each (resumable; a run with a row is
+  #    skipped); each run is evaluated on the test split and the Weizmann horses when it finishes
   for i in 1 2; do nice .venv/bin/python benchmarks/h2z_study.py train --out /work/studies/h2z & done; wait
-  # 2. evaluate every finished run on the test split and on the Weizmann horses
+  # 2. (only if a run finished without its row, e.g. evaluation failed) evaluate what is left
   .venv/bin/python benchmarks/h2z_study.py evaluate --out /work/studies/h2z
   # 3. rows, aggregates and the rule's verdict -> benchmarks/results/h2z_study.json
   .venv/bin/python benchmarks/h2z_study.py collect --out /work/studies/h2z
 
-The study folder lies outside the repository so that a later session picks the runs up where they
-stopped: runs write done.json when they finish, rows are written one file per run.
+The study folder (data, checkpoints) lies outside the repository; each run is evaluated by the
+process that trained it as soon as it finishes, and its row is written into the repository
+(benchmarks/results/h2z_study_rows/, one file per run, committed as they come), because a study
+folder does not outlive the development machine: a later session, on a new machine, trains only
+the runs that have no row yet.
 """
 
 from __future__ import annotations
@@ -41,16 +45,19 @@ log = logging.getLogger("h2z_study")
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # The study's settings for every run (the same generator, discriminator geometry and schedule for
-# every variant); chosen from measured seconds per step (docs/fidelity.md, "The plan").
+# every variant); chosen from measured seconds per step so the whole plan fits ONE session's two
+# cores (docs/fidelity.md, "The plan"): development machines are replaced between sessions, so a
+# study folder outside the repository does not outlive the session, and the first plan (128 px,
+# ngf 32, 43 hours) lost its runs when the machine was reset on 2026-12-07.
 SETTINGS: dict[str, Any] = {
-    # 128 px with the paper's geometry there (auto = 2 layers: 34 px patches, 27% of the side; a 31 x 31
-    # map); load 143 = CycleGAN's 286/256 ratio. ngf 32, 6 blocks: 1.05 CPU s a step on one thread
-    # (benchmarks/results/train_step_cpu_1thread_ngf32.json), so 10 + 10 epochs of 1,334 steps take
-    # about 7.8 CPU hours a run and the 11 runs about 43 hours, two at a time.
-    "model.n_layers_d": "auto", "train.image_size": 128, "train.load_size": 143,
-    "model.ngf": 32, "model.n_blocks": 6, "model.ndf": 64,
-    "train.epochs": 10, "train.epochs_decay": 10, "train.max_steps": 0, "train.eval_every": 0,
-    "watch.checkpoint_every": 1000, "watch.log_every": 50, "watch.tensorboard": False, "watch.preview_every": 2668,
+    # 64 px with the paper's geometry there (auto = 1 layer: 16 px patches, 25% of the side; a 31 x 31
+    # map); load 72 = CycleGAN's 286/256 ratio. ngf 16, 4 blocks: 0.142 / 0.163 CPU s a step on one
+    # thread (benchmarks/results/train_step_cpu_1thread_ngf16.json), so 2 + 2 epochs of 1,334 steps
+    # take about 13 CPU minutes a run and the 11 runs about 80 minutes, two at a time.
+    "model.n_layers_d": "auto", "train.image_size": 64, "train.load_size": 72,
+    "model.ngf": 16, "model.n_blocks": 4, "model.ndf": 64,
+    "train.epochs": 2, "train.epochs_decay": 2, "train.max_steps": 0, "train.eval_every": 0,
+    "watch.checkpoint_every": 500, "watch.log_every": 50, "watch.tensorboard": False, "watch.preview_every": 1334,
 }
 PAPER = {"model.attention": True, "model.attention_features": "post_act", "model.attention_blend": False,
          "model.attention_detach": True, "train.lambda_fm": 1.0, "train.fm_pairing": "identity",
@@ -106,11 +113,17 @@ def prepare(args: argparse.Namespace) -> None:
 
 
 def train_plan(args: argparse.Namespace) -> None:
-    """Train every planned run not finished (an interrupted one resumes), on the prepared data."""
+    """Train every planned run that has no row yet (an interrupted one resumes), on the prepared
+    data, and evaluate each run this process finishes at once, so its row lands as it comes."""
     args.data = str(Path(args.out) / "h2z" / "prepared")
     if not Path(args.data, "trainA").is_dir():
         raise SystemExit(f"{args.data}: not prepared; run `benchmarks/h2z_study.py prepare --out {args.out}` first")
-    train_runs(with_settings(args), [(run, run_overrides(run)) for run in plan()])
+    with_settings(args)
+    for run in plan():
+        if (Path(args.rows) / f"{run.name}.json").exists():
+            continue
+        if train_runs(args, [(run, run_overrides(run))]):
+            evaluate_runs(args, only=[run.name])
 
 
 # The measures of a row: (row key, where in metrics.json, better). Test split, both directions:
@@ -156,9 +169,9 @@ def masks_row(metrics: dict[str, Any], attention: str = "attention", change: str
             "change_ratio_a2b": _number(chg.get("ratio")), "n_masked": block["n_images"]}
 
 
-def evaluate_runs(args: argparse.Namespace) -> None:
-    """Evaluate every finished run not yet evaluated, on the test split and on the Weizmann horses;
-    the do-nothing rows once (the same for every run)."""
+def evaluate_runs(args: argparse.Namespace, only: list[str] | None = None) -> None:
+    """Evaluate every finished run not yet evaluated (or those named in only), on the test split and
+    on the Weizmann horses; the do-nothing rows once (the same for every run)."""
     from spagan.config import load_config
     from spagan.evaluation.evaluate import evaluate
     from spagan.evaluation.ablation import _flat_overrides
@@ -166,11 +179,13 @@ def evaluate_runs(args: argparse.Namespace) -> None:
     out = Path(args.out)
     eval_cfg = load_config(args.params, _flat_overrides(args.set)).eval
     cache = out / "eval_feature_cache"
+    rows_dir = Path(args.rows)
+    names = only if only is not None else args.only
     for run in plan():
-        if args.only and run.name not in args.only and run.variant not in args.only:
+        if names and run.name not in names and run.variant not in names:
             continue
         folder = out / run.name
-        done_path, rows_path = folder / "done.json", out / "rows" / f"{run.name}.json"
+        done_path, rows_path = folder / "done.json", rows_dir / f"{run.name}.json"
         if not done_path.exists() or rows_path.exists():
             continue
         done = json.loads(done_path.read_text())
@@ -182,13 +197,13 @@ def evaluate_runs(args: argparse.Namespace) -> None:
                "train_seconds": round(done["seconds_this_process"], 1), "trained": True,
                **test_row(test), **masks_row(masks), "data_version": test["data"]["data_version"],
                "model_sha256": test["checkpoint"]["sha256"]}
-        if not (out / "rows" / "references.json").exists():
+        if not (rows_dir / "references.json").exists():
             refs = [{"variant": r, "budget": None, "seed": None, "trained": False, **test_row(test, r),
                      **masks_row(masks, "uniform", r if r == "input_as_output" else "constant_as_output")}
                     for r in REFERENCE_ROWS]
             refs.append({"variant": "centre_prior_map", "budget": None, "seed": None, "trained": False,
                          **masks_row(masks, "centre_prior", "input_as_output")})
-            _write_rows(out / "rows" / "references.json", refs)
+            _write_rows(rows_dir / "references.json", refs)
         _write_rows(rows_path, [row])
         log.info("evaluated %s: learned P(target) %s / %s, Weizmann AUC %s", run.name,
                  row["learned_domain_probability_a2b"], row["learned_domain_probability_b2a"],
@@ -298,9 +313,8 @@ def identity_verdict(rows: list[dict[str, Any]], measures: list[tuple[str, str]]
 
 def collect(args: argparse.Namespace) -> None:
     """Every run's rows, the aggregates over seeds and the rule's verdict -> --json; a table printed."""
-    out = Path(args.out)
     rows: list[dict[str, Any]] = []
-    for path in sorted((out / "rows").glob("*.json")):
+    for path in sorted(Path(args.rows).glob("*.json")):
         rows += json.loads(path.read_text())
     order = [*TRAINED, *REFERENCE_ROWS, "centre_prior_map"]
     rows.sort(key=lambda r: (order.index(r["variant"]), r["seed"] or 0))
@@ -343,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--only", nargs="*", default=[], help="run or variant names to restrict the phase to")
     p.add_argument("--json", default=str(ROOT / "benchmarks/results/h2z_study.json"))
+    p.add_argument("--rows", default=str(ROOT / "benchmarks/results/h2z_study_rows"),
+                   help="one row file per evaluated run (in the repository, so rows outlive the machine)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.phase == "prepare":
