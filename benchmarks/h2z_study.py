@@ -123,7 +123,10 @@ def train_plan(args: argparse.Namespace) -> None:
         if (Path(args.rows) / f"{run.name}.json").exists():
             continue
         if train_runs(args, [(run, run_overrides(run))]):
-            evaluate_runs(args, only=[run.name])
+            try:
+                evaluate_runs(args, only=[run.name])
+            except Exception:  # the next run still trains; `evaluate` retries this one later
+                log.exception("evaluating %s failed; run `h2z_study.py evaluate` after fixing the cause", run.name)
 
 
 # The measures of a row: (row key, where in metrics.json, better). Test split, both directions:
