@@ -322,12 +322,17 @@ def collect(args: argparse.Namespace) -> None:
     order = [*TRAINED, *REFERENCE_ROWS, "centre_prior_map"]
     rows.sort(key=lambda r: (order.index(r["variant"]), r["seed"] or 0))
     aggregates = [a for v in TRAINED if (a := aggregate(rows, v, 1))]
+    trained = [r for r in rows if r["trained"]]
     report = {"settings": SETTINGS, "trained": TRAINED, "rows": rows, "aggregates": aggregates,
               "verdict": apply_rule(rows),
+              # wall time of the training processes (one thread each, two side by side), evaluation apart
+              "train_hours": round(sum(r.get("train_seconds", 0) for r in trained) / 3600, 2),
+              "runs": len(trained), "planned": [run.name for run in plan()],
               "commands": [f"benchmarks/h2z_study.py {p} --out STUDY"
                            for p in ("prepare", "train", "evaluate", "collect")]}
     atomic_write_bytes(Path(args.json), (json.dumps(report, indent=2) + "\n").encode())
     print(markdown_table(aggregates, [r for r in rows if not r["trained"]]))
+    print(f"{len(trained)} of {len(plan())} planned runs, {report['train_hours']} hours of training (one thread each)")
     print(json.dumps(report["verdict"], indent=2))
 
 
