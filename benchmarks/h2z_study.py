@@ -172,6 +172,34 @@ def masks_row(metrics: dict[str, Any], attention: str = "attention", change: str
             "change_ratio_a2b": _number(chg.get("ratio")), "n_masked": block["n_images"]}
 
 
+def d_map_row(eval_cfg: Any, folder: Path, out: Path, cache: Path) -> dict[str, Any]:
+    """The control for SPA-GAN's attention: the map CycleGAN's own D_A computes on the Weizmann horses
+    (the post-hoc reading: the same Eq. 1 on a discriminator that never fed its map to G), so its
+    AUC says what any discriminator of this geometry finds without the attention mechanism."""
+    from spagan.evaluation.evaluate import evaluate
+
+    metrics = evaluate(eval_cfg, folder / "train" / "checkpoint.pt", out / "weizmann" / "prepared",
+                       folder / "eval_weizmann_d_map", device="cpu", cache_dir=cache, post_hoc_blend=True)
+    block = metrics["a2b"].get("real_masks")
+    att = block["attention"]["attention"] if block else {}  # no masks: the control is None
+    return {"d_map_auc_a2b": _number(att.get("auc")), "d_map_in_mask_a2b": _number(att.get("in_mask"))}
+
+
+def add_d_maps(args: argparse.Namespace) -> None:
+    """d_map_row for every CycleGAN row evaluated before the control existed (the row file rewritten)."""
+    from spagan.config import load_config
+    from spagan.evaluation.ablation import _flat_overrides
+
+    out, eval_cfg = Path(args.out), load_config(args.params, _flat_overrides(args.set)).eval
+    for path in sorted(Path(args.rows).glob("cyclegan_*.json")):
+        rows = json.loads(path.read_text())
+        if "d_map_auc_a2b" in rows[0] or not (out / path.stem / "train" / "checkpoint.pt").exists():
+            continue
+        rows[0].update(d_map_row(eval_cfg, out / path.stem, out, out / "eval_feature_cache"))
+        _write_rows(path, rows)
+        log.info("%s: CycleGAN's D_A map AUC %s", path.stem, rows[0]["d_map_auc_a2b"])
+
+
 def evaluate_runs(args: argparse.Namespace, only: list[str] | None = None) -> None:
     """Evaluate every finished run not yet evaluated (or those named in only), on the test split and
     on the Weizmann horses; the do-nothing rows once (the same for every run)."""
@@ -200,6 +228,8 @@ def evaluate_runs(args: argparse.Namespace, only: list[str] | None = None) -> No
                "train_seconds": round(done["seconds_this_process"], 1), "trained": True,
                **test_row(test), **masks_row(masks), "data_version": test["data"]["data_version"],
                "model_sha256": test["checkpoint"]["sha256"]}
+        if run.variant == "cyclegan":
+            row.update(d_map_row(eval_cfg, folder, out, cache))
         if not (rows_dir / "references.json").exists():
             refs = [{"variant": r, "budget": None, "seed": None, "trained": False, **test_row(test, r),
                      **masks_row(masks, "uniform", r if r == "input_as_output" else "constant_as_output")}
@@ -340,6 +370,7 @@ TABLE = (("learned P(target) a2b / b2a", ("learned_domain_probability_a2b", "lea
          ("learned share a2b / b2a", ("learned_domain_share_a2b", "learned_domain_share_b2a")),
          ("learned MMD x100 a2b / b2a", ("learned_mmd_x100_a2b", "learned_mmd_x100_b2a")),
          ("Weizmann attention AUC", ("attention_auc_a2b",)),
+         ("CycleGAN's D_A map AUC (post hoc)", ("d_map_auc_a2b",)),
          ("Weizmann change inside / outside", ("change_inside_a2b", "change_outside_a2b")))
 
 
@@ -375,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         train_plan(args)
     elif args.phase == "evaluate":
         evaluate_runs(args)
+        add_d_maps(args)
     else:
         collect(args)
     return 0

@@ -119,3 +119,6 @@ def test_the_study_at_tiny_size_on_a_horse2zebra_subset(tmp_path, monkeypatch):
     paper = next(r for r in report["rows"] if r["variant"] == "spagan_paper")
     assert paper["learned_domain_probability_a2b"] is not None and paper["steps"] == 12
     assert "no verdict yet" in report["verdict"]["why"]
+    # CycleGAN's rows carry the control for SPA-GAN's attention (None here: the subset has no masks)
+    cyclegan = next(r for r in report["rows"] if r["variant"] == "cyclegan")
+    assert "d_map_auc_a2b" in cyclegan and cyclegan["d_map_auc_a2b"] is None
