@@ -4,10 +4,11 @@ baseline's attention | its translation (spagan.evaluation.side_by_side; issue 30
 
 Materialized on demand, not eagerly: it needs a second model. By default that is the CycleGAN the
 ``ablation`` job trains on the same prepared data with the same budget
-(<data root>/ablation/cyclegan/train); ``compare`` names any other model (a checkpoint.pt,
-model.safetensors or run folder), ``images_a`` / ``images_b`` other photos (say, the Weizmann
-horses). The metadata records the sha256 of both models and the photos shown, so a picture traces
-back to the weights that drew it.
+(<data root>/ablation/cyclegan/train); until that exists it shows the model alone and its
+``baseline`` metadata says how to add one (so "Materialize all" does not fail for want of it).
+``compare`` names any other model (a checkpoint.pt, model.safetensors or run folder),
+``images_a`` / ``images_b`` other photos (say, the Weizmann horses). The metadata records the
+sha256 of both models and the photos shown, so a picture traces back to the weights that drew it.
 """
 
 from pathlib import Path
@@ -50,11 +51,14 @@ def side_by_side_gallery(context: dg.AssetExecutionContext, config: SideBySideCo
     """Both directions' side-by-side PNGs under <data root>/side_by_side/, inline in the metadata."""
     model = Path(config.model) if config.model else dvc.root() / MODEL_DIR
     compare = Path(config.compare) if config.compare else data_paths.inside(*ABLATION_CYCLEGAN)
-    if not config.compare and not compare.exists():
-        raise dg.Failure(description=f"{compare}: no baseline to compare with. Run the `ablation` job with "
-                                     "variants: [cyclegan] (it trains CycleGAN on the same data with the same "
-                                     "budget), or set compare: PATH to a model")
     models = {config.model_name: model, config.compare_name: compare}
+    baseline = f"{config.compare_name}: {compare}"
+    if not config.compare and not compare.exists():
+        # "Materialize all" must not fail for want of a baseline: the model alone, and how to add one
+        models.pop(config.compare_name)
+        baseline = (f"none ({compare} does not exist): run the `ablation` job with variants: [cyclegan] (CycleGAN "
+                    "on the same data with the same budget), or set compare: PATH to a model")
+        context.log.warning(f"side_by_side_gallery: no baseline; {baseline}")
     folders = {"a2b": config.images_a or data_paths.inside("prepared", "testA"),
                "b2a": config.images_b or data_paths.inside("prepared", "testB")}
     meta: dict = {}
@@ -76,6 +80,7 @@ def side_by_side_gallery(context: dg.AssetExecutionContext, config: SideBySideCo
     for name, sha in shown_models.items():
         meta[f"{name}_sha256"] = sha
     meta["models"] = dg.MetadataValue.json({name: str(path) for name, path in models.items()})
+    meta["baseline"] = baseline
     version = json_digest({"models": shown_models, "images": {d: str(f) for d, f in folders.items()},
                            "n": config.n, "skip": config.skip})
     return dg.MaterializeResult(metadata=meta, data_version=dg.DataVersion(version))
