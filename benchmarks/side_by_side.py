@@ -1,6 +1,6 @@
 """Side-by-side gallery of several models on the same real photos: input, then per model its source
 discriminator's attention overlay and its translation (issue 30, docs/fidelity.md); the picture is
-made by spagan.evaluation.side_by_side, as the Dagster asset ``side_by_side_gallery`` makes it.
+made by spagan.inference.side_by_side, as the Dagster asset ``side_by_side_gallery`` makes it.
 
   .venv/bin/python benchmarks/side_by_side.py --model SPA-GAN=runs/a/checkpoint.pt \\
       --model CycleGAN=runs/b/checkpoint.pt --images ../shared/data/weizmann_horses/images \\
@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from spagan.evaluation.side_by_side import write_side_by_side  # noqa: E402
+from spagan.inference.side_by_side import write_side_by_side  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

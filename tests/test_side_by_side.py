@@ -1,4 +1,4 @@
-"""Side-by-side pictures of two models on the same photos (spagan.evaluation.side_by_side) and the
+"""Side-by-side pictures of two models on the same photos (spagan.inference.side_by_side) and the
 Dagster asset that shows them for the trained model (orchestration/assets/side_by_side.py): real
 tiny models, real PNGs, a real materialization."""
 
@@ -15,7 +15,7 @@ from orchestration.resources import DataPaths
 from spagan.config import load_config
 from spagan.core.errors import SpaganError
 from spagan.core.grid import PADDING
-from spagan.evaluation.side_by_side import write_side_by_side
+from spagan.inference.side_by_side import write_side_by_side
 from spagan.training.loop import train
 from tests.conftest import ROOT, TINY_OVERRIDES, write_tiny_domains
 

@@ -1,6 +1,6 @@
 """The side-by-side gallery (group ``comparison``): the pipeline's trained model beside a baseline on
 the same test photos, per direction: input | the model's attention | its translation | the
-baseline's attention | its translation (spagan.evaluation.side_by_side; issue 30).
+baseline's attention | its translation (spagan.inference.side_by_side; issue 30).
 
 Materialized on demand, not eagerly: it needs a second model. By default that is the CycleGAN the
 ``ablation`` job trains on the same prepared data with the same budget
@@ -21,7 +21,7 @@ from orchestration.resources import DataPaths
 from spagan.core.errors import SpaganError
 from spagan.core.fileio import json_digest
 from spagan.data.preview import markdown_image
-from spagan.evaluation.side_by_side import write_side_by_side
+from spagan.inference.side_by_side import write_side_by_side
 from spagan.lineage.chain import LINKS
 
 SIDE_BY_SIDE = dg.AssetKey("side_by_side_gallery")
