@@ -53,7 +53,8 @@ SETTINGS: dict[str, Any] = {
     # 64 px with the paper's geometry there (auto = 1 layer: 16 px patches, 25% of the side; a 31 x 31
     # map); load 72 = CycleGAN's 286/256 ratio. ngf 16, 4 blocks: 0.142 / 0.163 CPU s a step on one
     # thread (benchmarks/results/train_step_cpu_1thread_ngf16.json), so 2 + 2 epochs of 1,334 steps
-    # take about 13 CPU minutes a run and the 11 runs about 80 minutes, two at a time.
+    # take about 13 CPU minutes a run. Measured on 2026-12-07: 19-47 min of wall time a run (0.19 s a
+    # step alone, more while tests shared the cores), the 11 runs 2.4 hours two or three at a time.
     "model.n_layers_d": "auto", "train.image_size": 64, "train.load_size": 72,
     "model.ngf": 16, "model.n_blocks": 4, "model.ndf": 64,
     "train.epochs": 2, "train.epochs_decay": 2, "train.max_steps": 0, "train.eval_every": 0,

@@ -7,11 +7,9 @@ The models are two tiny 2-step ones trained here, or, with SPAGAN_SIDE_BY_SIDE_M
 horse2zebra study's seed-0 models and SPAGAN_UI_SCREENSHOTS=docs). A slow test: a minute."""
 
 import os
-import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from spagan.config import load_config
 from spagan.training.loop import train
@@ -20,7 +18,7 @@ from tests.dagster_server import SELECTOR, dagster_dev_server, gql, keep_screens
 from tests.dagster_server import wait_for_location, wait_for_run
 from tests.real_data import HORSE2ZEBRA, WEIZMANN, require
 from tests.test_dagster_dev_e2e import CLICK_SHOW_MARKDOWN
-from tests.ui_browser import browser_page, chromium_available
+from tests.ui_browser import chromium_available, photograph_markdown
 
 
 def _models(tmp_path: Path) -> dict[str, str]:
@@ -58,17 +56,6 @@ def test_side_by_side_of_real_horses_in_the_dagster_ui(tmp_path):
         assert by_label[f"{model_name}_sha256"] != by_label[f"{compare_name}_sha256"]
 
         if chromium_available():  # as a user sees it: the asset page, "[Show Markdown]" of a2b clicked
-            shot = tmp_path / "ui_side_by_side.png"
-            with browser_page(f"http://127.0.0.1:{server.port}/assets/side_by_side_gallery", 1300, 1000) as page:
-                page.call("Emulation.setDeviceMetricsOverride", width=1300, height=1000, deviceScaleFactor=2,
-                          mobile=False)
-                page.wait_for(CLICK_SHOW_MARKDOWN.replace("LABEL", "a2b"))
-                page.wait_for("[...document.images].some(i => i.src.startsWith('data:image/png') && "
-                              "i.getBoundingClientRect().width > 200)")
-                time.sleep(2.0)  # the dialog fades in
-                bottom = page.evaluate("Math.max(...[...document.querySelectorAll('[role=dialog]')]"
-                                       ".map(d => d.getBoundingClientRect().bottom))")
-                page.screenshot(shot)
-            with Image.open(shot) as im:  # the page down to the dialog's bottom edge
-                im.crop((0, 0, im.width, min(im.height, int(2 * (bottom or im.height / 2)) + 40))).save(shot)
+            shot = photograph_markdown(f"http://127.0.0.1:{server.port}/assets/side_by_side_gallery",
+                                       CLICK_SHOW_MARKDOWN.replace("LABEL", "a2b"), tmp_path / "ui_side_by_side.png")
             keep_screenshot(shot)

@@ -6,17 +6,15 @@ photographed as a user sees it (SPAGAN_UI_SCREENSHOTS=DIR keeps the screenshot; 
 ui_weizmann_gallery.png was taken so). Minutes: a slow test."""
 
 import json
-import time
 
 import pytest
-from PIL import Image
 
 from spagan.data.masked_source import build_masked_source
 from tests.dagster_server import asset_params, dagster_dev_server, gql, keep_screenshot, launch, wait_for_location
 from tests.dagster_server import run_log, wait_for_run
 from tests.real_data import HORSE2ZEBRA, WEIZMANN, require
 from tests.test_dagster_dev_e2e import CLICK_SHOW_MARKDOWN
-from tests.ui_browser import browser_page, chromium_available
+from tests.ui_browser import chromium_available, photograph_markdown
 
 SOURCE = "data/raw/weizmann_h2z"
 # 64 px with one PatchGAN layer (the paper's geometry at 64 px); a short training: the point is the
@@ -51,18 +49,7 @@ def test_weizmann_gallery_of_real_horses_in_the_dagster_ui(tmp_path):
         assert "attention ROC AUC" in a2b and "data:image/png;base64," in a2b
 
         if chromium_available():  # as a user sees it: the asset page, "[Show Markdown]" of a2b clicked
-            shot = tmp_path / "ui_weizmann_gallery.png"
-            with browser_page(f"http://127.0.0.1:{server.port}/assets/attention_galleries", 1300, 1000) as page:
-                # a high-density screen (2 device pixels per CSS pixel), so the 64 px tiles can be seen
-                page.call("Emulation.setDeviceMetricsOverride", width=1300, height=1000, deviceScaleFactor=2,
-                          mobile=False)
-                page.wait_for(CLICK_SHOW_MARKDOWN.replace("LABEL", "a2b"))
-                page.wait_for("[...document.images].some(i => i.src.startsWith('data:image/png') && "
-                              "i.getBoundingClientRect().width > 200)")
-                time.sleep(2.0)  # the dialog fades in
-                bottom = page.evaluate("Math.max(...[...document.querySelectorAll('[role=dialog]')]"
-                                       ".map(d => d.getBoundingClientRect().bottom))")
-                page.screenshot(shot)
-            with Image.open(shot) as im:  # the page down to the dialog's bottom edge
-                im.crop((0, 0, im.width, min(im.height, int(2 * (bottom or im.height / 2)) + 40))).save(shot)
+            shot = photograph_markdown(f"http://127.0.0.1:{server.port}/assets/attention_galleries",
+                                       CLICK_SHOW_MARKDOWN.replace("LABEL", "a2b"),
+                                       tmp_path / "ui_weizmann_gallery.png")
             keep_screenshot(shot)

@@ -94,3 +94,25 @@ def browser_page(url: str, width: int = 1600, height: int = 1200) -> Iterator[Pa
         except subprocess.TimeoutExpired:
             proc.kill()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def photograph_markdown(url: str, click_script: str, shot: Path, width: int = 1300, height: int = 1000) -> Path:
+    """Open an asset page, run `click_script` until it returns true (it opens a metadata entry's
+    "[Show Markdown]" dialog), wait for an inline image wider than 200 px, and save the page down to
+    the dialog's bottom edge as `shot`. A high-density screen (2 device pixels per CSS pixel), so
+    64 px tiles can be seen."""
+    from PIL import Image
+
+    with browser_page(url, width, height) as page:
+        page.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=2,
+                  mobile=False)
+        page.wait_for(click_script)
+        page.wait_for("[...document.images].some(i => i.src.startsWith('data:image/png') && "
+                      "i.getBoundingClientRect().width > 200)")
+        time.sleep(2.0)  # the dialog fades in
+        bottom = page.evaluate("Math.max(...[...document.querySelectorAll('[role=dialog]')]"
+                               ".map(d => d.getBoundingClientRect().bottom))")
+        page.screenshot(shot)
+    with Image.open(shot) as im:  # the page down to the dialog's bottom edge
+        im.crop((0, 0, im.width, min(im.height, int(2 * (bottom or im.height / 2)) + 40))).save(shot)
+    return shot
